@@ -1,0 +1,54 @@
+/*
+ * kafka_conf: librdkafka configuration from JSON. See kafka_conf.h.
+ */
+#include "kafka_conf.h"
+
+#include <stdio.h>
+
+int kafka_conf_value(const json_t *v, char *buf, size_t len)
+{
+    if (json_is_string(v))
+        return snprintf(buf, len, "%s", json_string_value(v)) < (int)len ? 0 : -1;
+    if (json_is_integer(v))
+        return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < (int)len
+                   ? 0
+                   : -1;
+    if (json_is_boolean(v))
+        return snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false") < (int)len ? 0 : -1;
+    return -1;
+}
+
+rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path,
+                                const char *const *defaults, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char kerr[256], val[4096];
+    const char *k;
+    json_t *v;
+
+    for (const char *const *d = defaults; d && d[0]; d += 2) {
+        if (rd_kafka_conf_set(conf, d[0], d[1], kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "default %s: %s", d[0], kerr);
+            goto fail;
+        }
+    }
+    if (props && !json_is_object(props)) {
+        snprintf(err, errlen, "%s: must be an object of librdkafka properties", path);
+        goto fail;
+    }
+    json_object_foreach((json_t *)props, k, v)
+    {
+        if (kafka_conf_value(v, val, sizeof(val)) < 0) {
+            snprintf(err, errlen, "%s.%s: must be a string, integer or boolean", path, k);
+            goto fail;
+        }
+        if (rd_kafka_conf_set(conf, k, val, kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {
+            snprintf(err, errlen, "%s.%s: %s", path, k, kerr);
+            goto fail;
+        }
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}

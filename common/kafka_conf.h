@@ -1,0 +1,26 @@
+/*
+ * kafka_conf: librdkafka configuration from a program's "kafka" JSON object.
+ *
+ * Every program passes its "kafka" object to librdkafka as-is, on top of the
+ * program's own defaults, so any librdkafka property works in production.
+ */
+#ifndef WXB_KAFKA_CONF_H
+#define WXB_KAFKA_CONF_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+/*
+ * Creates a conf with DEFAULTS (NULL-terminated name, value, name, value...)
+ * applied first and then every property of PROPS (strings, integers and
+ * booleans). PATH names PROPS in error messages ("$.kafka"). Returns NULL
+ * with the reason in ERR.
+ */
+rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path,
+                                const char *const *defaults, char *err, size_t errlen);
+
+/* Renders a JSON scalar as a librdkafka property value into BUF; returns 0 or -1. */
+int kafka_conf_value(const json_t *v, char *buf, size_t len);
+
+#endif
