@@ -3,7 +3,20 @@
  */
 #include "kafka_conf.h"
 
+#include "log.h"
+
 #include <stdio.h>
+
+/* librdkafka's own log lines become JSON lines like every other (syslog levels). */
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum log_level lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
+                       : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    if (!log_enabled(lvl))
+        return;
+    log_event(lvl, "kafka_log", "client", rd_kafka_name(rk), "facility", fac, "message", buf,
+              NULL);
+}
 
 int kafka_conf_value(const json_t *v, char *buf, size_t len)
 {
@@ -25,6 +38,8 @@ rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path,
     char kerr[256], val[4096];
     const char *k;
     json_t *v;
+
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 
     for (const char *const *d = defaults; d && d[0]; d += 2) {
         if (rd_kafka_conf_set(conf, d[0], d[1], kerr, sizeof(kerr)) != RD_KAFKA_CONF_OK) {

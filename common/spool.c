@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,7 @@ struct wjob {
 struct spool {
     char *dir;
     int dirfd;
+    int lockfd; /* flock on DIR/LOCK: one process per spool */
     struct spool_opts o;
     pthread_mutex_t lock;
     pthread_cond_t wcond; /* writer: jobs queued or stopping */
@@ -623,9 +625,17 @@ int spool_open(const char *dir, const struct spool_opts *opts, spool **out, char
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wcond, NULL);
     pthread_cond_init(&s->ccond, NULL);
+    s->lockfd = -1;
     if (!s->dir || s->dirfd < 0) {
         snprintf(err, errlen, "open %s: %s", dir, strerror(errno));
         rc = -EIO;
+        goto fail;
+    }
+    /* Two processes appending to one spool would corrupt it: refuse the second. */
+    s->lockfd = openat(s->dirfd, "LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (s->lockfd < 0 || flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        snprintf(err, errlen, "spool %s is in use by another process", dir);
+        rc = -EBUSY;
         goto fail;
     }
     rc = recover(s, err, errlen);
@@ -653,6 +663,8 @@ fail:
         s->segs = g->next;
         free(g);
     }
+    if (s->lockfd >= 0)
+        close(s->lockfd);
     if (s->dirfd >= 0)
         close(s->dirfd);
     free(s->ents);
@@ -691,6 +703,7 @@ void spool_close(spool *s)
         s->segs = g->next;
         free(g);
     }
+    close(s->lockfd);
     close(s->dirfd);
     free(s->ents);
     free(s->dir);
