@@ -43,7 +43,8 @@ struct http_server {
     struct MHD_Daemon *d, *md;
     char url[128];
     atomic_int inflight;
-    struct MHD_Response *r_success;
+    atomic_int stopping;
+    struct MHD_Response *r_success, *r_success_close;
     mcounter **req_count; /* [(napps + 1) * NSTATUS]; the last row is "no app" */
 };
 
@@ -63,12 +64,16 @@ static void count(http_server *s, int app_idx, int status)
             mcounter_add(s->req_count[app_idx * NSTATUS + i], 1);
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *c, int status, const char *text)
+static enum MHD_Result reply_text(http_server *s, struct MHD_Connection *c, int status,
+                                  const char *text)
 {
     struct MHD_Response *r = text_response(text);
     enum MHD_Result ret;
     if (!r)
         return MHD_NO;
+    /* While stopping, every answer closes its connection so keep-alive clients move on. */
+    if (atomic_load(&s->stopping))
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     ret = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -93,7 +98,7 @@ static int serve_ops(http_server *s, struct MHD_Connection *c, const char *url,
                      enum MHD_Result *ret)
 {
     if (strcmp(url, "/healthz") == 0) {
-        *ret = reply_text(c, 200, "ok\n");
+        *ret = reply_text(s, c, 200, "ok\n");
     } else if (strcmp(url, "/readyz") == 0) {
         int kafka = publisher_kafka_up(s->pub), spool_ok = spool_writable(s->sp);
         char body[128];
@@ -104,7 +109,7 @@ static int serve_ops(http_server *s, struct MHD_Connection *c, const char *url,
     } else if (strcmp(url, "/metrics") == 0) {
         char *text = metrics_render(s->m);
         if (!text) {
-            *ret = reply_text(c, 500, "cannot render metrics\n");
+            *ret = reply_text(s, c, 500, "cannot render metrics\n");
             return 1;
         }
         *ret = reply_copy(c, 200, text, "text/plain; version=0.0.4");
@@ -144,7 +149,7 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
     enum MHD_Result ret;
 
     if (!query)
-        return reply_text(cn->c, 503, "out of memory\n");
+        return reply_text(s, cn->c, 503, "out of memory\n");
     MHD_get_connection_values(cn->c, MHD_GET_ARGUMENT_KIND, collect_arg, query);
     req.is_post = cn->is_post;
     req.query = query;
@@ -164,7 +169,7 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
         count(s, cn->app_idx, res.status);
         log_event(LOG_WARN, "push_refused", "appid", cn->app->appid, "reason", res.reason,
                   "detail", res.detail, NULL);
-        return reply_text(cn->c, res.status, res.status == 401 ? "unauthorized\n" : "refused\n");
+        return reply_text(s, cn->c, res.status, res.status == 401 ? "unauthorized\n" : "refused\n");
     case PUSH_DLQ: {
         char labels[256];
         snprintf(labels, sizeof(labels), "app=\"%s\",reason=\"%s\"", cn->app->appid, res.reason);
@@ -207,21 +212,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         if (is_get && serve_ops(s, c, url, &ret))
             return ret;
+        if (atomic_load(&s->stopping))
+            return reply_text(s, c, 503, "shutting down\n"); /* WeChat retries elsewhere */
         app = ingress_config_app(s->cfg, url);
         if (!app) {
             count(s, (int)s->cfg->napps, 404);
-            return reply_text(c, 404, "not found\n");
+            return reply_text(s, c, 404, "not found\n");
         }
         if (!is_get && !is_post) {
             count(s, (int)(app - s->cfg->apps), 405);
-            return reply_text(c, 405, "method not allowed\n");
+            return reply_text(s, c, 405, "method not allowed\n");
         }
         clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (clen) {
             long long n;
             if (util_parse_ll(clen, 0, INT64_MAX, &n) == 0 && n > s->cfg->body_max_bytes) {
                 count(s, (int)(app - s->cfg->apps), 413);
-                return reply_text(c, 413, "body too large\n");
+                return reply_text(s, c, 413, "body too large\n");
             }
         }
         cn = calloc(1, sizeof(*cn));
@@ -240,8 +247,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cn->state == C_DONE) {
         count(s, cn->app_idx, cn->status);
         if (cn->status == 200)
-            return MHD_queue_response(c, 200, s->r_success);
-        return reply_text(c, cn->status, "service unavailable\n");
+            return MHD_queue_response(
+                c, 200, atomic_load(&s->stopping) ? s->r_success_close : s->r_success);
+        return reply_text(s, c, cn->status, "service unavailable\n");
     }
     if (cn->state == C_WAIT)
         return MHD_YES; /* spurious call while suspended */
@@ -271,7 +279,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (cn->too_big) {
         count(s, cn->app_idx, 413);
-        return reply_text(c, 413, "body too large\n");
+        return reply_text(s, c, 413, "body too large\n");
     }
     return finish_push(s, cn);
 }
@@ -302,9 +310,10 @@ static enum MHD_Result on_ops_request(void *cls, struct MHD_Connection *c, const
     (void)upload_data;
     (void)upload_data_size;
     (void)con_cls;
-    if (strcmp(method, "GET") == 0 && serve_ops(cls, c, url, &ret))
+    http_server *s = cls;
+    if (strcmp(method, "GET") == 0 && serve_ops(s, c, url, &ret))
         return ret;
-    return reply_text(c, 404, "not found\n");
+    return reply_text(s, c, 404, "not found\n");
 }
 
 static struct MHD_Daemon *listen_on(http_server *s, const char *addr, int threads, int ops_only,
@@ -378,7 +387,10 @@ int http_server_start(const struct ingress_config *cfg, publisher *pub, spool *s
     s->sp = sp;
     s->m = m;
     s->r_success = text_response("success");
-    if (!s->r_success || make_counters(s) < 0) {
+    s->r_success_close = text_response("success");
+    if (s->r_success_close)
+        MHD_add_response_header(s->r_success_close, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (!s->r_success || !s->r_success_close || make_counters(s) < 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -398,6 +410,8 @@ fail:
         MHD_stop_daemon(s->d);
     if (s->r_success)
         MHD_destroy_response(s->r_success);
+    if (s->r_success_close)
+        MHD_destroy_response(s->r_success_close);
     free(s->req_count);
     free(s);
     return -1;
@@ -413,6 +427,7 @@ int http_server_stop(http_server *s, int timeout_ms)
     int64_t until = util_mono_ms() + timeout_ms;
     int left;
 
+    atomic_store(&s->stopping, 1);
     MHD_quiesce_daemon(s->d);
     while ((left = atomic_load(&s->inflight)) > 0 && util_mono_ms() < until)
         usleep(10 * 1000);
@@ -422,6 +437,7 @@ int http_server_stop(http_server *s, int timeout_ms)
     if (s->md)
         MHD_stop_daemon(s->md);
     MHD_destroy_response(s->r_success);
+    MHD_destroy_response(s->r_success_close);
     free(s->req_count);
     free(s);
     return left;

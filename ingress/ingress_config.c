@@ -89,9 +89,17 @@ static void check_kafka(const json_t *kafka, struct jc_errs *e)
     if (!json_object_get(kafka, "bootstrap.servers"))
         jc_error(e, "$.kafka", "required property \"bootstrap.servers\" is missing");
     conf = kafka_conf_new(kafka, "$.kafka", NULL, err, sizeof(err));
-    if (!conf)
-        jc_error(e, "$.kafka", "%s", err);
-    rd_kafka_conf_destroy(conf);
+    if (!conf) {
+        /* kafka_conf_new() names the property's JSON path already: "PATH: message". */
+        char *sep = strstr(err, ": ");
+        if (sep) {
+            *sep = '\0';
+            jc_error(e, err, "%s", sep + 2);
+        } else {
+            jc_error(e, "$.kafka", "%s", err);
+        }
+    } else
+        rd_kafka_conf_destroy(conf);
 }
 
 int ingress_config_load(json_t *root, struct ingress_config *cfg, struct jc_errs *e)

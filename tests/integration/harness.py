@@ -1,0 +1,223 @@
+"""Integration test harness: real wxbridge programs on port 0, Kafka read back with kcat.
+
+Every process binds 127.0.0.1 port 0 and reports its address through a
+--ready-file; every test gets its own devbroker, spool and temp directory.
+Only the Python standard library and kcat (an independent Kafka client) are
+used, so what the tests see is what really landed in Kafka.
+"""
+import hashlib
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+BIN = os.environ.get("WXB_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "bin")
+
+TOKEN = "AAAAA"
+AES_KEY = "A" * 43
+APPID = "wxba5fad812f8e6fb9"
+PLAIN_APPID = "wxplain0000000001"
+PLAIN_TOKEN = "plaintok"
+
+
+def wait_file(path, proc, timeout=15.0):
+    """Waits for a ready file; fails early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            with open(path) as f:
+                line = f.read().strip()
+            if line:
+                return line
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode} before ready")
+        time.sleep(0.02)
+    raise TimeoutError(f"{path} not written within {timeout}s")
+
+
+class Proc:
+    """A started program with its stderr captured to a file."""
+
+    def __init__(self, name, args, workdir):
+        self.name = name
+        self.log_path = os.path.join(workdir, name + ".log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([os.path.join(BIN, name)] + args,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def events(self):
+        """The JSON log lines the program wrote."""
+        out = []
+        with open(self.log_path, "rb") as f:
+            for raw in f:
+                try:
+                    out.append(json.loads(raw))
+                except ValueError:
+                    pass
+        return out
+
+
+class Devbroker:
+    def __init__(self, workdir, extra=()):
+        ready = os.path.join(workdir, "broker.ready")
+        admin = os.path.join(workdir, "broker.admin")
+        self.p = Proc("wxbridge-devbroker",
+                      ["--ready-file", ready, "--admin-ready-file", admin] + list(extra),
+                      workdir)
+        self.bootstrap = wait_file(ready, self.p.proc)
+        self.admin = wait_file(admin, self.p.proc)
+
+    def admin_post(self, path):
+        u = urllib.parse.urlparse(self.admin)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c.request("POST", path)
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        if r.status != 200:
+            raise RuntimeError(f"admin {path}: {r.status} {body!r}")
+
+    def stop(self):
+        return self.p.stop()
+
+
+def kcat_read(bootstrap, topic, expect=None, timeout=20.0):
+    """Reads TOPIC from the beginning with kcat; with EXPECT, polls until that many."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(
+            ["kcat", "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-J",
+             "-q", "-X", "topic.metadata.refresh.interval.ms=1000"],
+            capture_output=True, timeout=60).stdout
+        msgs = []
+        for line in out.decode().splitlines():
+            m = json.loads(line)
+            h = m.get("headers") or []
+            m["headers"] = dict(zip(h[0::2], h[1::2]))
+            msgs.append(m)
+        if expect is None or len(msgs) >= expect or time.monotonic() > deadline:
+            return msgs
+        time.sleep(0.3)
+
+
+def sha1_sig(*parts):
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+class Ingress:
+    def __init__(self, workdir, bootstrap, apps=None, extra_cfg=None, spool_dir=None):
+        self.workdir = workdir
+        if apps is None:
+            apps = [
+                {"appid": APPID, "token": TOKEN, "aes_key": AES_KEY},
+                {"appid": PLAIN_APPID, "token": PLAIN_TOKEN},
+            ]
+        cfg = {
+            "listen": "127.0.0.1:0",
+            "kafka": {"bootstrap.servers": bootstrap},
+            "spool_dir": spool_dir or os.path.join(workdir, "spool"),
+            "timestamp_tolerance_s": 300,
+            "apps": apps,
+        }
+        cfg.update(extra_cfg or {})
+        self.cfg_path = os.path.join(workdir, "ingress.json")
+        with open(self.cfg_path, "w") as f:
+            json.dump(cfg, f)
+        self.start()
+
+    def start(self):
+        ready = os.path.join(self.workdir, "ingress.ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.p = Proc("wxbridge-ingress", ["--config", self.cfg_path, "--ready-file", ready],
+                      self.workdir)
+        self.url = wait_file(ready, self.p.proc)
+        u = urllib.parse.urlparse(self.url)
+        self.host, self.port = u.hostname, u.port
+
+    def request(self, method, path, body=None, timeout=10):
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        t0 = time.monotonic()
+        c.request(method, path, body=body)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, data.decode(errors="replace"), time.monotonic() - t0
+
+    def metrics(self):
+        status, text, _ = self.request("GET", "/metrics")
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, v = line.rpartition(" ")
+                values[name] = float(v)
+        return values
+
+    def stop(self, sig=signal.SIGTERM):
+        return self.p.stop(sig)
+
+
+def plain_query(token, ts=None, nonce=None):
+    ts = str(int(time.time()) if ts is None else ts)
+    nonce = nonce or str(random.randint(1, 10**9))
+    return {"signature": sha1_sig(token, ts, nonce), "timestamp": ts, "nonce": nonce}
+
+
+def text_xml(from_user, msg_id, content="hello", ts=None):
+    ts = int(time.time()) if ts is None else ts
+    return (f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName>"
+            f"<FromUserName><![CDATA[{from_user}]]></FromUserName>"
+            f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
+
+
+def sim_push(url, *args):
+    """Runs wxbridge-sim push; returns (exit code, list of answer objects)."""
+    r = subprocess.run([os.path.join(BIN, "wxbridge-sim"), "push", "--url", url] + list(args),
+                       capture_output=True, timeout=60)
+    answers = [json.loads(l) for l in r.stdout.decode().splitlines() if l.startswith("{")]
+    return r.returncode, answers
+
+
+class IntegrationCase(unittest.TestCase):
+    """Gives each test a temp dir and a devbroker, and cleans up both."""
+
+    broker_args = ()
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="wxb-it-")
+        self.procs = []
+        self.broker = Devbroker(self.workdir, self.broker_args)
+
+    def tearDown(self):
+        for p in reversed(self.procs):
+            p.stop()
+        self.broker.stop()
+        if os.environ.get("WXB_KEEP_TEST_DIRS"):
+            print("kept", self.workdir)
+        else:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def ingress(self, **kw):
+        ing = Ingress(self.workdir, self.broker.bootstrap, **kw)
+        self.procs.append(ing)
+        return ing
