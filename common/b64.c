@@ -3,6 +3,9 @@
  */
 #include "b64.h"
 
+#include <pthread.h>
+#include <string.h>
+
 static const char enc_tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t b64_encode(const unsigned char *in, size_t n, char *out)
@@ -26,44 +29,49 @@ size_t b64_encode(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-static int dec_char(unsigned char c)
+/* 0..63 for the alphabet, 64 for '=', 255 for anything else. */
+static unsigned char dec_tab[256];
+static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
+
+static void dec_init(void)
 {
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    memset(dec_tab, 255, sizeof(dec_tab));
+    for (int i = 0; i < 64; i++)
+        dec_tab[(unsigned char)enc_tab[i]] = (unsigned char)i;
+    dec_tab['='] = 64;
 }
 
 long b64_decode(const char *in, size_t n, unsigned char *out)
 {
-    size_t o = 0;
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0, full;
+
+    pthread_once(&dec_once, dec_init);
     if (n % 4 != 0)
         return -1;
-    for (size_t i = 0; i < n; i += 4) {
-        int last = i + 4 == n;
-        int c[4], pad = 0;
-        for (int j = 0; j < 4; j++) {
-            unsigned char ch = (unsigned char)in[i + j];
-            if (ch == '=' && last && j >= 2) {
-                c[j] = 0;
-                pad++;
-                continue;
-            }
-            if (pad) /* data after '=' */
-                return -1;
-            c[j] = dec_char(ch);
-            if (c[j] < 0)
-                return -1;
-        }
-        unsigned v = (unsigned)c[0] << 18 | (unsigned)c[1] << 12 | (unsigned)c[2] << 6 |
-                     (unsigned)c[3];
+    if (n == 0)
+        return 0;
+    /* Every quad but the last is four alphabet characters: the hot loop. */
+    full = n - 4;
+    for (size_t i = 0; i < full; i += 4) {
+        unsigned a = dec_tab[p[i]], b = dec_tab[p[i + 1]], c = dec_tab[p[i + 2]],
+                 d = dec_tab[p[i + 3]];
+        if ((a | b | c | d) >= 64)
+            return -1;
+        unsigned v = a << 18 | b << 12 | c << 6 | d;
+        out[o++] = (unsigned char)(v >> 16);
+        out[o++] = (unsigned char)(v >> 8);
+        out[o++] = (unsigned char)v;
+    }
+    /* The last quad may end in "=" or "==" (and only there). */
+    {
+        unsigned a = dec_tab[p[full]], b = dec_tab[p[full + 1]], c = dec_tab[p[full + 2]],
+                 d = dec_tab[p[full + 3]];
+        int pad = (d == 64) + (c == 64);
+        if (a >= 64 || b >= 64 || c > 64 || d > 64 || (c == 64 && d != 64))
+            return -1;
+        /* '=' decodes as 64; masking it to 0 leaves only the real bits. */
+        unsigned v = a << 18 | b << 12 | (c & 63) << 6 | (d & 63);
         out[o++] = (unsigned char)(v >> 16);
         if (pad < 2)
             out[o++] = (unsigned char)(v >> 8);

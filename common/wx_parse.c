@@ -5,14 +5,59 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * One libxml2 parser context per thread, reused: creating one per document
+ * (buffers, dictionary) cost more than parsing the small documents WeChat
+ * sends. Freed when the thread exits.
+ */
+static pthread_key_t ctxt_key;
+static pthread_once_t ctxt_once = PTHREAD_ONCE_INIT;
+
+static void ctxt_free(void *c)
+{
+    xmlFreeParserCtxt(c);
+}
+
+static void ctxt_key_init(void)
+{
+    pthread_key_create(&ctxt_key, ctxt_free);
+}
+
+static xmlParserCtxtPtr thread_ctxt(void)
+{
+    xmlParserCtxtPtr c;
+    pthread_once(&ctxt_once, ctxt_key_init);
+    c = pthread_getspecific(ctxt_key);
+    if (!c) {
+        c = xmlNewParserCtxt();
+        if (c && pthread_setspecific(ctxt_key, c) != 0) {
+            xmlFreeParserCtxt(c);
+            c = NULL;
+        }
+    }
+    return c;
+}
+
 void wxp_global_init(void)
 {
     xmlInitParser();
+}
+
+void wxp_thread_cleanup(void)
+{
+    xmlParserCtxtPtr c;
+    pthread_once(&ctxt_once, ctxt_key_init);
+    c = pthread_getspecific(ctxt_key);
+    if (c) {
+        pthread_setspecific(ctxt_key, NULL);
+        xmlFreeParserCtxt(c);
+    }
 }
 
 void wxp_global_cleanup(void)
@@ -139,6 +184,7 @@ static int xml_children_to_obj(const xmlNode *parent, json_t *obj, int depth)
 
 static int parse_xml(const char *doc, size_t len, json_t **out, char *err, size_t errlen)
 {
+    xmlParserCtxtPtr ctxt;
     xmlDocPtr xd;
     xmlNodePtr root;
     json_t *obj;
@@ -149,11 +195,14 @@ static int parse_xml(const char *doc, size_t len, json_t **out, char *err, size_
         snprintf(err, errlen, "XML document declares a DTD");
         return WXP_EDTD;
     }
-    xd = xmlReadMemory(doc, (int)len, NULL, NULL,
-                       XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                           XML_PARSE_NOCDATA);
+    ctxt = thread_ctxt();
+    if (!ctxt)
+        return WXP_ENOMEM;
+    xd = xmlCtxtReadMemory(ctxt, doc, (int)len, NULL, NULL,
+                           XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+                               XML_PARSE_NOCDATA);
     if (!xd) {
-        const xmlError *xe = xmlGetLastError();
+        const xmlError *xe = xmlCtxtGetLastError(ctxt);
         snprintf(err, errlen, "XML: %s",
                  xe && xe->message ? xe->message : "not well-formed");
         /* libxml2 messages end in a newline; logs want one line. */

@@ -36,6 +36,8 @@ enum {
 /* Call once from the main thread before any parsing thread starts. */
 void wxp_global_init(void);
 void wxp_global_cleanup(void);
+/* Frees this thread's cached parser now (threads that exit free theirs anyway). */
+void wxp_thread_cleanup(void);
 
 /* Stable snake_case name of an error code, e.g. "xml_malformed". */
 const char *wxp_strerror(int code);

@@ -4,6 +4,7 @@
 #include "http_server.h"
 
 #include "log.h"
+#include "mhd_tuning.h"
 #include "push_handler.h"
 #include "util.h"
 
@@ -130,6 +131,20 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+static const char *query_get(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Only dead letters need every parameter; the hot path looks up the few it checks. */
+static json_t *query_to_json(void *ctx)
+{
+    json_t *obj = json_object();
+    if (obj)
+        MHD_get_connection_values(ctx, MHD_GET_ARGUMENT_KIND, collect_arg, obj);
+    return obj;
+}
+
 static void on_published(void *arg, int rc)
 {
     struct conn *cn = arg;
@@ -145,14 +160,11 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
 {
     struct push_request req = {0};
     struct push_result res;
-    json_t *query = json_object();
-    enum MHD_Result ret;
 
-    if (!query)
-        return reply_text(s, cn->c, 503, "out of memory\n");
-    MHD_get_connection_values(cn->c, MHD_GET_ARGUMENT_KIND, collect_arg, query);
     req.is_post = cn->is_post;
-    req.query = query;
+    req.query.get = query_get;
+    req.query.to_json = query_to_json;
+    req.query.ctx = cn->c;
     req.body = cn->body ? cn->body : "";
     req.body_len = cn->len;
     req.now_ms = util_wall_ms();
@@ -161,11 +173,8 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
     switch (res.outcome) {
     case PUSH_ECHO:
         count(s, cn->app_idx, 200);
-        ret = reply_copy(cn->c, 200, res.echo, "text/plain; charset=utf-8");
-        json_decref(query); /* res.echo points into it */
-        return ret;
+        return reply_copy(cn->c, 200, res.echo, "text/plain; charset=utf-8");
     case PUSH_REFUSE:
-        json_decref(query);
         count(s, cn->app_idx, res.status);
         log_event(LOG_WARN, "push_refused", "appid", cn->app->appid, "reason", res.reason,
                   "detail", res.detail, NULL);
@@ -187,7 +196,6 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
                       "msg_type", res.msg_type, NULL);
         break;
     }
-    json_decref(query);
     /* Suspend before submitting: the answer may come back on another thread at once. */
     cn->state = C_WAIT;
     MHD_suspend_connection(cn->c);
@@ -337,13 +345,10 @@ static struct MHD_Daemon *listen_on(http_server *s, const char *addr, int thread
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                              on_ops_request, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
     else
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
-                             0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                             MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT,
-                             30u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        d = MHD_start_daemon(WXB_MHD_FLAGS, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+                             &sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
+                             WXB_MHD_COMMON_OPTIONS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                             MHD_OPTION_END);
     if (!d) {
         snprintf(err, errlen, "cannot listen on %s", addr);
         return NULL;

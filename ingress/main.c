@@ -122,6 +122,7 @@ out:
     spool_close(sp);
     metrics_free(m);
     ingress_config_free(&cfg);
+    wxp_thread_cleanup();
     wxp_global_cleanup();
     log_event(LOG_INFO, "ingress_stopped", NULL);
     return rc;

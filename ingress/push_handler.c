@@ -18,9 +18,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *q(const json_t *query, const char *k)
+static const char *json_get(void *ctx, const char *name)
 {
-    return json_string_value(json_object_get(query, k));
+    return json_string_value(json_object_get(ctx, name));
+}
+
+static json_t *json_copy_query(void *ctx)
+{
+    return json_deep_copy(ctx);
+}
+
+struct push_query push_query_json(const json_t *obj)
+{
+    struct push_query pq = {json_get, json_copy_query, (void *)obj};
+    return pq;
+}
+
+static const char *q(const struct push_query *query, const char *k)
+{
+    return query->get(query->ctx, k);
 }
 
 static void refuse(struct push_result *res, int status, const char *reason, const char *detail)
@@ -35,8 +51,8 @@ static void refuse(struct push_result *res, int status, const char *reason, cons
 static int check_signature(const struct ingress_config *cfg, const struct ingress_app *app,
                            const struct push_request *req, struct push_result *res)
 {
-    const char *sig = q(req->query, "signature"), *ts = q(req->query, "timestamp"),
-               *nonce = q(req->query, "nonce");
+    const char *sig = q(&req->query, "signature"), *ts = q(&req->query, "timestamp"),
+               *nonce = q(&req->query, "nonce");
     const char *parts[3];
     char want[WXC_SIG_HEX_LEN + 1];
     long long t;
@@ -77,17 +93,20 @@ static void dead_letter(const struct ingress_config *cfg, const struct ingress_a
                         const char *openid, struct push_result *res)
 {
     char *b64 = malloc(B64_ENCODED_SIZE(req->body_len));
-    json_t *dl;
+    json_t *dl, *query = req->query.to_json(req->query.ctx);
 
     memset(&res->msg, 0, sizeof(res->msg));
     res->outcome = PUSH_DLQ;
     res->reason = reason;
     snprintf(res->detail, sizeof(res->detail), "%s", detail);
-    if (!b64)
+    if (!b64 || !query) {
+        free(b64);
+        json_decref(query);
         goto nomem;
+    }
     b64_encode((const unsigned char *)req->body, req->body_len, b64);
-    dl = json_pack("{s:s, s:s, s:s, s:s, s:O, s:I}", "reason", reason, "detail", detail,
-                   "appid", app->appid, "body_b64", b64, "query", req->query, "received_at_ms",
+    dl = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "reason", reason, "detail", detail,
+                   "appid", app->appid, "body_b64", b64, "query", query, "received_at_ms",
                    (json_int_t)req->now_ms);
     free(b64);
     if (!dl)
@@ -120,7 +139,7 @@ static int decrypt(const struct ingress_app *app, const char *enc, char **doc, s
 void push_handle(const struct ingress_config *cfg, const struct ingress_app *app,
                  const struct push_request *req, struct push_result *res)
 {
-    const char *encrypt_type, *openid = q(req->query, "openid");
+    const char *encrypt_type, *openid = q(&req->query, "openid");
     json_t *outer = NULL, *inner = NULL;
     const json_t *payload;
     enum wx_format fmt = 0, inner_fmt = 0;
@@ -132,7 +151,7 @@ void push_handle(const struct ingress_config *cfg, const struct ingress_app *app
     if (check_signature(cfg, app, req, res) < 0)
         return;
     if (!req->is_post) {
-        res->echo = q(req->query, "echostr");
+        res->echo = q(&req->query, "echostr");
         if (!res->echo) {
             refuse(res, 400, "echostr_missing", "GET needs echostr");
             return;
@@ -142,11 +161,11 @@ void push_handle(const struct ingress_config *cfg, const struct ingress_app *app
     }
 
     rc = wxp_parse(req->body, req->body_len, app->format, &outer, &fmt, perr, sizeof(perr));
-    encrypt_type = q(req->query, "encrypt_type");
+    encrypt_type = q(&req->query, "encrypt_type");
     if (rc == WXP_OK && (wxp_get_str(outer, "Encrypt") || (encrypt_type &&
                                                          strcmp(encrypt_type, "aes") == 0))) {
         const char *enc = wxp_get_str(outer, "Encrypt");
-        const char *msig = q(req->query, "msg_signature");
+        const char *msig = q(&req->query, "msg_signature");
         const char *parts[4];
         char want[WXC_SIG_HEX_LEN + 1];
         size_t plen;
@@ -157,8 +176,8 @@ void push_handle(const struct ingress_config *cfg, const struct ingress_app *app
             goto out;
         }
         parts[0] = app->token;
-        parts[1] = q(req->query, "timestamp");
-        parts[2] = q(req->query, "nonce");
+        parts[1] = q(&req->query, "timestamp");
+        parts[2] = q(&req->query, "nonce");
         parts[3] = enc;
         wxc_signature(parts, 4, want);
         if (!wxc_signature_equal(want, msig)) {

@@ -12,9 +12,22 @@
 #include <jansson.h>
 #include <stdint.h>
 
+/*
+ * The request's query parameters. GET returns a parameter or NULL; TO_JSON
+ * returns a new object of all of them (only dead letters need that).
+ */
+struct push_query {
+    const char *(*get)(void *ctx, const char *name);
+    json_t *(*to_json)(void *ctx);
+    void *ctx;
+};
+
+/* A push_query over OBJ, a JSON object of strings (borrowed; for tests and tools). */
+struct push_query push_query_json(const json_t *obj);
+
 struct push_request {
-    int is_post;           /* 0 = GET */
-    const json_t *query;   /* object of query parameters (strings) */
+    int is_post;              /* 0 = GET */
+    struct push_query query;
     const char *body;      /* POST body (may contain NULs) */
     size_t body_len;
     int64_t now_ms;        /* wall clock */

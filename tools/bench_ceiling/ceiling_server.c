@@ -9,6 +9,7 @@
  */
 #include "ceiling_server.h"
 
+#include "mhd_tuning.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -89,7 +90,7 @@ int ceiling_server_start(const char *listen, unsigned threads, ceiling_server **
     char host[64];
     unsigned port;
     int is_v6 = 0, rc = -1;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    unsigned flags = WXB_MHD_FLAGS;
     const union MHD_DaemonInfo *info;
 
     *out = NULL;
@@ -119,8 +120,7 @@ int ceiling_server_start(const char *listen, unsigned threads, ceiling_server **
     s->daemon =
         MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
                          (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                         MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+                         WXB_MHD_COMMON_OPTIONS, MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "MHD_start_daemon failed on %s (address in use?)", listen);
         goto out;

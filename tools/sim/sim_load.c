@@ -147,7 +147,7 @@ static int build_pool(const struct sim_opts *o, const struct target *t, struct p
     for (size_t i = 0; i < (size_t)o->pool; i++) {
         struct pb_message m = o->msg;
         struct pb_request r;
-        char msg_id[24], nonce[24], *doc = file_doc;
+        char msg_id[24], nonce[24], user[160], *doc = file_doc;
         size_t doc_len = file_len;
         char *raw;
 
@@ -155,6 +155,12 @@ static int build_pool(const struct sim_opts *o, const struct target *t, struct p
         m.msg_id = msg_id;
         if (m.type == PB_TYPE_USER_ENTER_TEMPSESSION)
             m.create_time -= (long long)i;
+        if (o->users > 1) {
+            /* Many users spread the load over partitions, as real traffic does. */
+            snprintf(user, sizeof(user), "%s-%lld", o->msg.from, (long long)i % o->users);
+            m.from = user;
+            params.openid = user;
+        }
         sim_rand_nonce(nonce, sizeof(nonce));
         params.nonce = nonce;
         if (!o->file && pb_document(&m, o->format, &doc, &doc_len) != PB_OK) {

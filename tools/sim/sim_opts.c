@@ -47,6 +47,7 @@ enum flag_id {
     F_DURATION,
     F_MAX_REQUESTS,
     F_POOL,
+    F_USERS,
     F_THREADS,
     F_JSON,
     F_HELP,
@@ -107,6 +108,8 @@ static const struct flag flags[] = {
     {"max-requests", "N", LOAD, F_MAX_REQUESTS, "stop after N requests"},
     {"pool", "N", LOAD, F_POOL,
      "distinct pre-built requests, each with its own MsgId (default 1024)"},
+    {"users", "N", LOAD, F_USERS,
+     "spread the pool over N openids, <from>-0 .. <from>-(N-1) (default 1: just --from)"},
     {"threads", "N", LOAD, F_THREADS, "client threads sharing the connections (default 1)"},
     {"json", NULL, LOAD, F_JSON, "print the summary as one JSON object"},
     {"help", NULL, BOTH, F_HELP, "this text"},
@@ -324,6 +327,8 @@ static int apply(struct sim_opts *o, int id, const char *v, char *err, size_t er
         return num_flag("max-requests", v, 1, LLONG_MAX, &o->max_requests, err, errlen);
     case F_POOL:
         return num_flag("pool", v, 1, 1000000, &o->pool, err, errlen);
+    case F_USERS:
+        return num_flag("users", v, 1, 1000000, &o->users, err, errlen);
     case F_THREADS:
         return num_flag("threads", v, 1, 64, &o->threads, err, errlen);
     case F_JSON:
@@ -402,6 +407,7 @@ int sim_opts_parse(enum sim_cmd cmd, int argc, char **argv, struct sim_opts *o, 
     o->concurrency = 64;
     o->duration_s = 10;
     o->pool = 1024;
+    o->users = 1;
     o->threads = 1;
 
     for (size_t i = 0; i < NFLAGS; i++)

@@ -44,7 +44,7 @@ struct sim_opts {
     long long count;
     int verify, print_request;
     /* load */
-    long long concurrency, duration_s, max_requests, pool, threads;
+    long long concurrency, duration_s, max_requests, pool, threads, users;
     int duration_set, json;
 };
 
