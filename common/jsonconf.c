@@ -138,12 +138,10 @@ void jc_expand_env(json_t *root, const char *path, struct jc_errs *e)
     }
 }
 
-static json_t *finish_load(json_t *root, json_error_t *jerr, const char *what,
-                           struct jc_errs *e)
+static json_t *finish_load(json_t *root, json_error_t *jerr, const char *what, struct jc_errs *e)
 {
     if (!root) {
-        jc_error(e, "$", "%s: line %d column %d: %s", what, jerr->line, jerr->column,
-                 jerr->text);
+        jc_error(e, "$", "%s: line %d column %d: %s", what, jerr->line, jerr->column, jerr->text);
         return NULL;
     }
     if (!json_is_object(root)) {
@@ -208,8 +206,7 @@ void jc_int(json_t *obj, const char *path, const char *key, long long def, long 
     *out = json_integer_value(v);
 }
 
-void jc_bool(json_t *obj, const char *path, const char *key, int def, int *out,
-             struct jc_errs *e)
+void jc_bool(json_t *obj, const char *path, const char *key, int def, int *out, struct jc_errs *e)
 {
     json_t *v = json_object_get(obj, key);
     *out = def;

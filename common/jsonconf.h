@@ -47,8 +47,7 @@ void jc_str(json_t *obj, const char *path, const char *key, int required, const 
             const char **out, struct jc_errs *e);
 void jc_int(json_t *obj, const char *path, const char *key, long long def, long long min,
             long long max, long long *out, struct jc_errs *e);
-void jc_bool(json_t *obj, const char *path, const char *key, int def, int *out,
-             struct jc_errs *e);
+void jc_bool(json_t *obj, const char *path, const char *key, int def, int *out, struct jc_errs *e);
 
 /* Records every key of OBJ that is not in KNOWN (NULL-terminated). */
 void jc_known_keys(json_t *obj, const char *path, const char *const *known, struct jc_errs *e);

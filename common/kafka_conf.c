@@ -10,12 +10,13 @@
 /* librdkafka's own log lines become JSON lines like every other (syslog levels). */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    enum log_level lvl = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN
-                       : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    enum log_level lvl = level <= 3   ? LOG_ERROR
+                         : level == 4 ? LOG_WARN
+                         : level <= 6 ? LOG_INFO
+                                      : LOG_DEBUG;
     if (!log_enabled(lvl))
         return;
-    log_event(lvl, "kafka_log", "client", rd_kafka_name(rk), "facility", fac, "message", buf,
-              NULL);
+    log_event(lvl, "kafka_log", "client", rd_kafka_name(rk), "facility", fac, "message", buf, NULL);
 }
 
 int kafka_conf_value(const json_t *v, char *buf, size_t len)
@@ -23,16 +24,15 @@ int kafka_conf_value(const json_t *v, char *buf, size_t len)
     if (json_is_string(v))
         return snprintf(buf, len, "%s", json_string_value(v)) < (int)len ? 0 : -1;
     if (json_is_integer(v))
-        return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < (int)len
-                   ? 0
-                   : -1;
+        return snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < (int)len ? 0
+                                                                                             : -1;
     if (json_is_boolean(v))
         return snprintf(buf, len, "%s", json_is_true(v) ? "true" : "false") < (int)len ? 0 : -1;
     return -1;
 }
 
-rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path,
-                                const char *const *defaults, char *err, size_t errlen)
+rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path, const char *const *defaults,
+                                char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char kerr[256], val[4096];

@@ -23,7 +23,6 @@ int log_level_parse(const char *s, enum log_level *out);
 int log_enabled(enum log_level lvl);
 
 /* Emits one line: {"ts":..,"level":..,"prog":..,"event":..,<fields>}. */
-void log_event(enum log_level lvl, const char *event, ...)
-    __attribute__((sentinel));
+void log_event(enum log_level lvl, const char *event, ...) __attribute__((sentinel));
 
 #endif

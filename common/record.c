@@ -200,11 +200,11 @@ int record_build(const json_t *payload, const struct record_meta *meta, const ch
     event = wxp_get_str(payload, "Event");
 
     rec = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:s?, s:s?, s:O, s:s, s:b, s:I}",
-                    "schema", RECORD_SCHEMA, "id", id, "appid", meta->appid, "to", to,
-                    "from", from, "create_time", (json_int_t)create_time, "msg_type", msg_type,
-                    "event", event, "msg_id", present ? msg_id : NULL, "payload", payload,
-                    "format", meta->format == WX_FORMAT_XML ? "xml" : "json", "encrypted",
-                    meta->encrypted, "received_at_ms", (json_int_t)meta->received_at_ms);
+                    "schema", RECORD_SCHEMA, "id", id, "appid", meta->appid, "to", to, "from", from,
+                    "create_time", (json_int_t)create_time, "msg_type", msg_type, "event", event,
+                    "msg_id", present ? msg_id : NULL, "payload", payload, "format",
+                    meta->format == WX_FORMAT_XML ? "xml" : "json", "encrypted", meta->encrypted,
+                    "received_at_ms", (json_int_t)meta->received_at_ms);
     if (!rec)
         goto nomem;
     out->value = json_dumps(rec, JSON_COMPACT);
@@ -214,7 +214,8 @@ int record_build(const json_t *payload, const struct record_meta *meta, const ch
     if (!out->value || !out->topic || !out->key)
         goto nomem;
     out->value_len = strlen(out->value);
-    if (kmsg_add_header(out, "wx-schema", RECORD_SCHEMA) || kmsg_add_header(out, "wx-appid", meta->appid) ||
+    if (kmsg_add_header(out, "wx-schema", RECORD_SCHEMA) ||
+        kmsg_add_header(out, "wx-appid", meta->appid) ||
         kmsg_add_header(out, "wx-msg-type", msg_type) ||
         (event && kmsg_add_header(out, "wx-event", event)) || kmsg_add_header(out, "wx-id", id))
         goto nomem;

@@ -19,8 +19,8 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#define RECORD_SCHEMA "wxbridge.inbound.v1"
-#define RECORD_ID_MAX 160
+#define RECORD_SCHEMA  "wxbridge.inbound.v1"
+#define RECORD_ID_MAX  160
 #define RECORD_HDR_MAX 6
 
 enum {

@@ -22,10 +22,10 @@
 
 #include "log.h"
 
-#define REC_MAGIC 0x31535857u /* "WXS1" */
-#define REC_HDR 16
+#define REC_MAGIC      0x31535857u /* "WXS1" */
+#define REC_HDR        16
 #define REC_BODY_FIXED 20
-#define REC_VALUE_MAX (8u * 1024 * 1024)
+#define REC_VALUE_MAX  (8u * 1024 * 1024)
 
 enum estate { E_WRITING, E_READY, E_TAKEN, E_DONE };
 
@@ -410,8 +410,7 @@ static void *writer_main(void *arg)
         if (rc) {
             /* Offsets of later records were planned on this write: stop appending. */
             s->broken = 1;
-            log_event(LOG_ERROR, "spool_write_failed", "dir", s->dir, "error", strerror(-rc),
-                      NULL);
+            log_event(LOG_ERROR, "spool_write_failed", "dir", s->dir, "error", strerror(-rc), NULL);
         }
         for (j = batch; j; j = j->next) {
             struct entry *e = ents_find(s, j->seq);
@@ -744,8 +743,9 @@ int spool_append(spool *s, const struct kmsg *m, int shadowed, spool_cb cb, void
             goto fail;
         }
     }
-    e = (struct entry){j->seq, s->seg_tail, s->seg_tail->size, (uint32_t)len, E_WRITING,
-                       (uint8_t)(shadowed != 0), 0};
+    e = (struct entry){
+        j->seq, s->seg_tail, s->seg_tail->size, (uint32_t)len, E_WRITING, (uint8_t)(shadowed != 0),
+        0};
     if ((rc = ents_push(s, &e)) < 0)
         goto fail;
     s->next_seq++;

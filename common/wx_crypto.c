@@ -108,8 +108,7 @@ int wxc_signature_equal(const char *expected, const char *got)
 {
     char low[WXC_SIG_HEX_LEN];
 
-    if (!expected || !got || strlen(got) != WXC_SIG_HEX_LEN ||
-        strlen(expected) != WXC_SIG_HEX_LEN)
+    if (!expected || !got || strlen(got) != WXC_SIG_HEX_LEN || strlen(expected) != WXC_SIG_HEX_LEN)
         return 0;
     for (int i = 0; i < WXC_SIG_HEX_LEN; i++) {
         char c = got[i];
@@ -141,8 +140,8 @@ out:
     return rc;
 }
 
-int wxc_decrypt(const struct wx_aes_key *key, const char *b64, size_t b64_len,
-                const char *appid, char **msg, size_t *msg_len)
+int wxc_decrypt(const struct wx_aes_key *key, const char *b64, size_t b64_len, const char *appid,
+                char **msg, size_t *msg_len)
 {
     unsigned char *cipher = NULL, *plain = NULL;
     long clen;
@@ -198,8 +197,8 @@ int wxc_decrypt(const struct wx_aes_key *key, const char *b64, size_t b64_len,
         goto out;
     }
     appid_len = body_end - 20 - len;
-    if (appid && (appid_len != strlen(appid) ||
-                  CRYPTO_memcmp(plain + 20 + len, appid, appid_len) != 0)) {
+    if (appid &&
+        (appid_len != strlen(appid) || CRYPTO_memcmp(plain + 20 + len, appid, appid_len) != 0)) {
         rc = WXC_EAPPID;
         goto out;
     }

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define WXC_SIG_HEX_LEN 40
-#define WXC_APPID_MAX 64
+#define WXC_APPID_MAX   64
 /* Largest Encrypt value accepted, in base64 characters (bounds every buffer). */
 #define WXC_CIPHER_B64_MAX (4 * 1024 * 1024)
 
@@ -58,8 +58,8 @@ int wxc_signature_equal(const char *expected, const char *got);
  * message (*MSG_LEN bytes, not counting the NUL) owned by the caller.
  * Returns 0 or a WXC_E* code.
  */
-int wxc_decrypt(const struct wx_aes_key *key, const char *b64, size_t b64_len,
-                const char *appid, char **msg, size_t *msg_len);
+int wxc_decrypt(const struct wx_aes_key *key, const char *b64, size_t b64_len, const char *appid,
+                char **msg, size_t *msg_len);
 
 /*
  * Encrypts MSG for APPID with the 16 RANDOM bytes (random bytes from

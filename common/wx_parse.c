@@ -203,8 +203,7 @@ static int parse_xml(const char *doc, size_t len, json_t **out, char *err, size_
                                XML_PARSE_NOCDATA);
     if (!xd) {
         const xmlError *xe = xmlCtxtGetLastError(ctxt);
-        snprintf(err, errlen, "XML: %s",
-                 xe && xe->message ? xe->message : "not well-formed");
+        snprintf(err, errlen, "XML: %s", xe && xe->message ? xe->message : "not well-formed");
         /* libxml2 messages end in a newline; logs want one line. */
         err[strcspn(err, "\n")] = '\0';
         return WXP_EMALFORMED;

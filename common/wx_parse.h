@@ -19,7 +19,7 @@
 enum wx_format { WX_FORMAT_XML = 1, WX_FORMAT_JSON = 2 };
 
 #define WXP_DEPTH_MAX 16
-#define WXP_DOC_MAX (4 * 1024 * 1024)
+#define WXP_DOC_MAX   (4 * 1024 * 1024)
 
 enum {
     WXP_OK = 0,

@@ -176,15 +176,14 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
         return reply_copy(cn->c, 200, res.echo, "text/plain; charset=utf-8");
     case PUSH_REFUSE:
         count(s, cn->app_idx, res.status);
-        log_event(LOG_WARN, "push_refused", "appid", cn->app->appid, "reason", res.reason,
-                  "detail", res.detail, NULL);
+        log_event(LOG_WARN, "push_refused", "appid", cn->app->appid, "reason", res.reason, "detail",
+                  res.detail, NULL);
         return reply_text(s, cn->c, res.status, res.status == 401 ? "unauthorized\n" : "refused\n");
     case PUSH_DLQ: {
         char labels[256];
         snprintf(labels, sizeof(labels), "app=\"%s\",reason=\"%s\"", cn->app->appid, res.reason);
         mcounter_add(metrics_counter(s->m, "wxbridge_dlq_total",
-                                     "Authenticated pushes sent to the dead-letter topic",
-                                     labels),
+                                     "Authenticated pushes sent to the dead-letter topic", labels),
                      1);
         log_event(LOG_WARN, "push_dead_lettered", "appid", cn->app->appid, "reason", res.reason,
                   "detail", res.detail, NULL);
@@ -192,8 +191,8 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
     }
     case PUSH_PUBLISH:
         if (log_enabled(LOG_DEBUG))
-            log_event(LOG_DEBUG, "push_accepted", "appid", cn->app->appid, "id", res.id,
-                      "msg_type", res.msg_type, NULL);
+            log_event(LOG_DEBUG, "push_accepted", "appid", cn->app->appid, "id", res.id, "msg_type",
+                      res.msg_type, NULL);
         break;
     }
     /* Suspend before submitting: the answer may come back on another thread at once. */
@@ -204,9 +203,8 @@ static enum MHD_Result finish_push(http_server *s, struct conn *cn)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     http_server *s = cls;
     struct conn *cn = *con_cls;
@@ -334,8 +332,8 @@ static struct MHD_Daemon *listen_on(http_server *s, const char *addr, int thread
 
     memset(&sa, 0, sizeof(sa));
     if (util_parse_hostport(addr, host, sizeof(host), port) < 0 ||
-        inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host,
-                  &sa.sin_addr) != 1) {
+        inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) !=
+            1) {
         snprintf(err, errlen, "listen address \"%s\" must be IPv4:PORT", addr);
         return NULL;
     }
@@ -345,10 +343,9 @@ static struct MHD_Daemon *listen_on(http_server *s, const char *addr, int thread
         d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                              on_ops_request, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
     else
-        d = MHD_start_daemon(WXB_MHD_FLAGS, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                             &sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-                             WXB_MHD_COMMON_OPTIONS, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                             MHD_OPTION_END);
+        d = MHD_start_daemon(WXB_MHD_FLAGS, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, WXB_MHD_COMMON_OPTIONS,
+                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!d) {
         snprintf(err, errlen, "cannot listen on %s", addr);
         return NULL;

@@ -10,19 +10,28 @@
 #include <string.h>
 
 static const char *const top_keys[] = {
-    "listen",         "metrics_listen",        "kafka",          "topic",
-    "dlq_topic",      "spool_dir",             "spool_max_bytes", "timestamp_tolerance_s",
-    "body_max_bytes", "ack_timeout_ms",        "threads",        "shutdown_timeout_ms",
-    "log_level",      "apps",                  NULL,
-};
-
-static const char *const app_keys[] = {
-    "appid", "path", "token", "aes_key", "previous_aes_key", "format", "require_encryption",
+    "listen",
+    "metrics_listen",
+    "kafka",
+    "topic",
+    "dlq_topic",
+    "spool_dir",
+    "spool_max_bytes",
+    "timestamp_tolerance_s",
+    "body_max_bytes",
+    "ack_timeout_ms",
+    "threads",
+    "shutdown_timeout_ms",
+    "log_level",
+    "apps",
     NULL,
 };
 
-static void load_app(json_t *japp, const char *path, struct ingress_app *app,
-                     struct jc_errs *e)
+static const char *const app_keys[] = {
+    "appid", "path", "token", "aes_key", "previous_aes_key", "format", "require_encryption", NULL,
+};
+
+static void load_app(json_t *japp, const char *path, struct ingress_app *app, struct jc_errs *e)
 {
     const char *p = NULL, *key = NULL, *prev = NULL, *fmt = NULL;
     size_t tl;
@@ -118,10 +127,9 @@ int ingress_config_load(json_t *root, struct ingress_config *cfg, struct jc_errs
     jc_str(root, "$", "log_level", 0, "info", &cfg->log_level, e);
     jc_int(root, "$", "spool_max_bytes", 1024LL * 1024 * 1024, 1024 * 1024, 1LL << 40,
            &cfg->spool_max_bytes, e);
-    jc_int(root, "$", "timestamp_tolerance_s", 300, 0, 86400 * 365, &cfg->timestamp_tolerance_s,
+    jc_int(root, "$", "timestamp_tolerance_s", 300, 0, 86400 * 365, &cfg->timestamp_tolerance_s, e);
+    jc_int(root, "$", "body_max_bytes", 1024 * 1024, 1024, 16 * 1024 * 1024, &cfg->body_max_bytes,
            e);
-    jc_int(root, "$", "body_max_bytes", 1024 * 1024, 1024, 16 * 1024 * 1024,
-           &cfg->body_max_bytes, e);
     /* WeChat gives up after 5 s: the spool fallback must fit in what remains. */
     jc_int(root, "$", "ack_timeout_ms", 2000, 50, 4000, &cfg->ack_timeout_ms, e);
     /* libmicrohttpd 0.9.75 with epoll and a single thread stalls every connection once

@@ -35,9 +35,12 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},  {"ready-file", required_argument, NULL, 'r'},
-        {"check-config", no_argument, NULL, 'k'}, {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'v'},
+        {"config", required_argument, NULL, 'c'},
+        {"ready-file", required_argument, NULL, 'r'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
         {NULL, 0, NULL, 0},
     };
     const char *config = NULL, *ready = NULL, *level = NULL;
@@ -54,13 +57,27 @@ int main(int argc, char **argv)
 
     while ((opt = getopt_long(argc, argv, "c:r:kl:hv", opts, NULL)) != -1) {
         switch (opt) {
-        case 'c': config = optarg; break;
-        case 'r': ready = optarg; break;
-        case 'k': check = 1; break;
-        case 'l': level = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case 'v': printf("wxbridge-ingress %s\n", WXB_VERSION); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config = optarg;
+            break;
+        case 'r':
+            ready = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'v':
+            printf("wxbridge-ingress %s\n", WXB_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (!config) {
@@ -105,8 +122,7 @@ int main(int argc, char **argv)
         log_event(LOG_ERROR, "listen_failed", "error", err, NULL);
         goto out;
     }
-    log_event(LOG_INFO, "ingress_ready", "url", http_server_url(srv), "version", WXB_VERSION,
-              NULL);
+    log_event(LOG_INFO, "ingress_ready", "url", http_server_url(srv), "version", WXB_VERSION, NULL);
     if (ready && util_write_ready_file(ready, http_server_url(srv)) < 0) {
         log_event(LOG_ERROR, "ready_file_failed", "path", ready, NULL);
         goto out;

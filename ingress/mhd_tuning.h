@@ -9,7 +9,7 @@
 #include <microhttpd.h>
 
 /* epoll worker pool; suspended connections are resumed from other threads. */
-#define WXB_MHD_FLAGS                                                                        \
+#define WXB_MHD_FLAGS                                                                              \
     (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC)
 
 /*
@@ -21,9 +21,9 @@
 #define WXB_MHD_CONN_MEMORY ((size_t)8192)
 
 /* The options after MHD_OPTION_SOCK_ADDR and the thread count. */
-#define WXB_MHD_COMMON_OPTIONS                                                               \
-    MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,                  \
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,           \
+#define WXB_MHD_COMMON_OPTIONS                                                                     \
+    MHD_OPTION_CONNECTION_LIMIT, 4096u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,                        \
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,                 \
         WXB_MHD_CONN_MEMORY
 
 #endif

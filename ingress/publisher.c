@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #define DRAIN_WINDOW 512
-#define TOPICS_MAX 8
+#define TOPICS_MAX   8
 
 enum { TAG_DIRECT = 1, TAG_DRAIN = 2 };
 enum { S_WAIT, S_ANSWERED, S_SPOOLING, S_SHADOWED };
@@ -82,7 +82,9 @@ static void preq_release(struct preq *r)
 static void answer(publisher *p, struct preq *r, int rc)
 {
     mhist_observe(p->latency, (double)(util_mono_us() - r->t0_us) / 1e6);
-    mcounter_add(rc == PUB_IN_KAFKA ? p->c_kafka : rc == PUB_IN_SPOOL ? p->c_spool : p->c_failed,
+    mcounter_add(rc == PUB_IN_KAFKA   ? p->c_kafka
+                 : rc == PUB_IN_SPOOL ? p->c_spool
+                                      : p->c_failed,
                  1);
     r->cb(r->arg, rc);
 }
@@ -110,10 +112,10 @@ static rd_kafka_resp_err_t produce(publisher *p, const struct kmsg *m, void *opa
     for (int i = 0; i < m->hdr_count; i++)
         rd_kafka_header_add(hdrs, m->hdr_name[i], -1, m->hdr_value[i], -1);
     /* No copy: the message outlives its delivery report (see preq_release). */
-    err = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic),
-                            RD_KAFKA_V_KEY(m->key, strlen(m->key)),
-                            RD_KAFKA_V_VALUE(m->value, m->value_len), RD_KAFKA_V_HEADERS(hdrs),
-                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    err =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, strlen(m->key)),
+                          RD_KAFKA_V_VALUE(m->value, m->value_len), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err)
         rd_kafka_headers_destroy(hdrs);
     return err;
@@ -203,8 +205,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
         lvl = LOG_ERROR;
     }
-    log_event(lvl, "kafka_error", "error", rd_kafka_err2name((rd_kafka_resp_err_t)err),
-              "reason", reason, NULL);
+    log_event(lvl, "kafka_error", "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), "reason",
+              reason, NULL);
 }
 
 void publisher_submit(publisher *p, struct kmsg *m, publisher_cb cb, void *arg)
@@ -382,17 +384,22 @@ static void *drain_main(void *arg)
 
 /* ---- life cycle ---- */
 
+/* Name/value pairs; the config's "kafka" object overrides any of them. */
+/* clang-format off */
 static const char *const producer_defaults[] = {
-    "enable.idempotence", "true",
-    "acks", "all",
-    "linger.ms", "2",
-    "socket.nagle.disable", "true",
-    "message.timeout.ms", "30000",
+    "enable.idempotence",           "true",
+    "acks",                         "all",
+    /* Measured: 2 ms batches best at 256 connections (0-1 ms: more requests, worse p99). */
+    "linger.ms",                    "2",
+    "socket.nagle.disable",         "true",
+    /* Past ack_timeout_ms the spool answers; this bounds how long a shadow blocks the drain. */
+    "message.timeout.ms",           "30000",
     "queue.buffering.max.messages", "200000",
-    "client.id", "wxbridge-ingress",
-    "reconnect.backoff.max.ms", "1000",
+    "reconnect.backoff.max.ms",     "1000",
+    "client.id",                    "wxbridge-ingress",
     NULL,
 };
+/* clang-format on */
 
 static double gauge_spool_pending(void *arg)
 {
@@ -417,14 +424,13 @@ static void register_metrics(publisher *p, metrics *m)
     if (!m)
         return;
     p->latency = metrics_histogram(m, "wxbridge_publish_seconds",
-                                   "Time from submit until durable in Kafka or spool", NULL,
-                                   bounds, (int)(sizeof(bounds) / sizeof(bounds[0])));
+                                   "Time from submit until durable in Kafka or spool", NULL, bounds,
+                                   (int)(sizeof(bounds) / sizeof(bounds[0])));
     p->c_kafka = metrics_counter(m, "wxbridge_publish_total", h, "outcome=\"kafka\"");
     p->c_spool = metrics_counter(m, "wxbridge_publish_total", h, "outcome=\"spool\"");
     p->c_failed = metrics_counter(m, "wxbridge_publish_total", h, "outcome=\"failed\"");
     p->c_deadline = metrics_counter(m, "wxbridge_publish_deadline_spooled_total",
-                                    "Messages spooled because Kafka missed the ack deadline",
-                                    NULL);
+                                    "Messages spooled because Kafka missed the ack deadline", NULL);
     p->c_dr_err = metrics_counter(m, "wxbridge_kafka_delivery_errors_total",
                                   "Failed Kafka delivery reports", NULL);
     p->c_drained = metrics_counter(m, "wxbridge_spool_drained_total",
@@ -433,8 +439,7 @@ static void register_metrics(publisher *p, metrics *m)
                      gauge_spool_pending, p->sp);
     metrics_gauge_fn(m, "wxbridge_spool_bytes", "Bytes in the spool", NULL, gauge_spool_bytes,
                      p->sp);
-    metrics_gauge_fn(m, "wxbridge_kafka_up", "1 while Kafka acknowledges", NULL, gauge_kafka_up,
-                     p);
+    metrics_gauge_fn(m, "wxbridge_kafka_up", "1 while Kafka acknowledges", NULL, gauge_kafka_up, p);
 }
 
 int publisher_new(const struct publisher_opts *o, publisher **out, char *err, size_t errlen)

@@ -30,12 +30,12 @@ enum { PUB_IN_KAFKA = 0, PUB_IN_SPOOL = 1 };
 typedef void (*publisher_cb)(void *arg, int rc);
 
 struct publisher_opts {
-    const json_t *kafka;      /* librdkafka properties (borrowed) */
-    const char *kafka_path;   /* its JSON path, for errors */
-    int ack_timeout_ms;       /* deadline before spooling */
+    const json_t *kafka;       /* librdkafka properties (borrowed) */
+    const char *kafka_path;    /* its JSON path, for errors */
+    int ack_timeout_ms;        /* deadline before spooling */
     const char *const *topics; /* NULL-terminated, created at start */
-    spool *spool;             /* borrowed; must outlive the publisher */
-    metrics *metrics;         /* borrowed; may be NULL */
+    spool *spool;              /* borrowed; must outlive the publisher */
+    metrics *metrics;          /* borrowed; may be NULL */
 };
 
 /* Creates the producer and starts the threads. Returns 0 or -1 with ERR. */

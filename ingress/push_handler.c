@@ -105,8 +105,8 @@ static void dead_letter(const struct ingress_config *cfg, const struct ingress_a
         goto nomem;
     }
     b64_encode((const unsigned char *)req->body, req->body_len, b64);
-    dl = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "reason", reason, "detail", detail,
-                   "appid", app->appid, "body_b64", b64, "query", query, "received_at_ms",
+    dl = json_pack("{s:s, s:s, s:s, s:s, s:o, s:I}", "reason", reason, "detail", detail, "appid",
+                   app->appid, "body_b64", b64, "query", query, "received_at_ms",
                    (json_int_t)req->now_ms);
     free(b64);
     if (!dl)
@@ -162,8 +162,8 @@ void push_handle(const struct ingress_config *cfg, const struct ingress_app *app
 
     rc = wxp_parse(req->body, req->body_len, app->format, &outer, &fmt, perr, sizeof(perr));
     encrypt_type = q(&req->query, "encrypt_type");
-    if (rc == WXP_OK && (wxp_get_str(outer, "Encrypt") || (encrypt_type &&
-                                                         strcmp(encrypt_type, "aes") == 0))) {
+    if (rc == WXP_OK &&
+        (wxp_get_str(outer, "Encrypt") || (encrypt_type && strcmp(encrypt_type, "aes") == 0))) {
         const char *enc = wxp_get_str(outer, "Encrypt");
         const char *msig = q(&req->query, "msg_signature");
         const char *parts[4];

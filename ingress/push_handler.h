@@ -26,27 +26,27 @@ struct push_query {
 struct push_query push_query_json(const json_t *obj);
 
 struct push_request {
-    int is_post;              /* 0 = GET */
+    int is_post; /* 0 = GET */
     struct push_query query;
-    const char *body;      /* POST body (may contain NULs) */
+    const char *body; /* POST body (may contain NULs) */
     size_t body_len;
-    int64_t now_ms;        /* wall clock */
+    int64_t now_ms; /* wall clock */
 };
 
 enum push_outcome {
-    PUSH_ECHO,      /* GET verified: answer 200 with the echostr */
-    PUSH_PUBLISH,   /* publish msg (record), answer success once durable */
-    PUSH_DLQ,       /* publish msg (dead letter), answer success once durable */
-    PUSH_REFUSE,    /* answer status with nothing published */
+    PUSH_ECHO,    /* GET verified: answer 200 with the echostr */
+    PUSH_PUBLISH, /* publish msg (record), answer success once durable */
+    PUSH_DLQ,     /* publish msg (dead letter), answer success once durable */
+    PUSH_REFUSE,  /* answer status with nothing published */
 };
 
 struct push_result {
     enum push_outcome outcome;
-    int status;          /* HTTP status for PUSH_REFUSE */
-    const char *reason;  /* stable snake_case reason (refusals and dead letters) */
-    char detail[256];    /* human detail for logs */
-    const char *echo;    /* PUSH_ECHO: borrowed from the query */
-    struct kmsg msg;     /* PUSH_PUBLISH / PUSH_DLQ; owned, kmsg_clear() it */
+    int status;         /* HTTP status for PUSH_REFUSE */
+    const char *reason; /* stable snake_case reason (refusals and dead letters) */
+    char detail[256];   /* human detail for logs */
+    const char *echo;   /* PUSH_ECHO: borrowed from the query */
+    struct kmsg msg;    /* PUSH_PUBLISH / PUSH_DLQ; owned, kmsg_clear() it */
     char id[RECORD_ID_MAX];
     const char *msg_type; /* PUSH_PUBLISH: borrowed from msg headers */
 };
