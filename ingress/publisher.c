@@ -52,9 +52,15 @@ struct ditem {
 };
 
 struct publisher {
+    /* Replaced after a fatal producer error: producing holds rk_lock for reading. */
+    pthread_rwlock_t rk_lock;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt[TOPICS_MAX];
     int nrkt;
+    rd_kafka_conf_t *conf; /* template for (re)creating the producer */
+    char *topics[TOPICS_MAX];
+    int ntopics;
+    atomic_int fatal;
     spool *sp;
     int ack_timeout_ms;
 
@@ -68,7 +74,7 @@ struct publisher {
     pthread_t poll_thr, timer_thr, drain_thr;
 
     mhist *latency;
-    mcounter *c_kafka, *c_spool, *c_failed, *c_deadline, *c_dr_err, *c_drained;
+    mcounter *c_kafka, *c_spool, *c_failed, *c_deadline, *c_dr_err, *c_drained, *c_recreated;
 };
 
 static void preq_release(struct preq *r)
@@ -111,11 +117,13 @@ static rd_kafka_resp_err_t produce(publisher *p, const struct kmsg *m, void *opa
 
     for (int i = 0; i < m->hdr_count; i++)
         rd_kafka_header_add(hdrs, m->hdr_name[i], -1, m->hdr_value[i], -1);
+    pthread_rwlock_rdlock(&p->rk_lock);
     /* No copy: the message outlives its delivery report (see preq_release). */
     err =
         rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(m->topic), RD_KAFKA_V_KEY(m->key, strlen(m->key)),
                           RD_KAFKA_V_VALUE(m->value, m->value_len), RD_KAFKA_V_HEADERS(hdrs),
                           RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    pthread_rwlock_unlock(&p->rk_lock);
     if (err)
         rd_kafka_headers_destroy(hdrs);
     return err;
@@ -203,6 +211,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
         atomic_store(&p->kafka_up, 0);
         lvl = LOG_WARN;
     } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* The idempotent producer cannot go on; the poll thread replaces it. */
+        atomic_store(&p->fatal, 1);
         lvl = LOG_ERROR;
     }
     log_event(lvl, "kafka_error", "error", rd_kafka_err2name((rd_kafka_resp_err_t)err), "reason",
@@ -269,12 +279,89 @@ void publisher_submit(publisher *p, struct kmsg *m, publisher_cb cb, void *arg)
 
 /* ---- threads ---- */
 
+/* Creates p->rk and its topic handles from the template. Returns 0 or -1 with ERR. */
+static int producer_create(publisher *p, char *err, size_t errlen)
+{
+    char kerr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(p->conf);
+
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(err, errlen, "kafka producer: %s", kerr);
+        return -1;
+    }
+    /* Topic handles up front: the first produce to an unknown topic stalls ~1 s. */
+    for (p->nrkt = 0; p->nrkt < p->ntopics; p->nrkt++)
+        p->rkt[p->nrkt] = rd_kafka_topic_new(p->rk, p->topics[p->nrkt], NULL);
+    return 0;
+}
+
+static void producer_destroy(rd_kafka_t *rk, rd_kafka_topic_t **rkt, int nrkt)
+{
+    for (int i = 0; i < nrkt; i++)
+        rd_kafka_topic_destroy(rkt[i]);
+    rd_kafka_destroy(rk);
+}
+
+/*
+ * After a fatal error (e.g. an idempotence sequence the broker refuses) the
+ * producer accepts nothing more. Swap in a new one, then fail everything the
+ * old one held: its delivery reports send direct requests to the spool and
+ * hand drained entries back, so nothing is lost.
+ */
+static void producer_replace(publisher *p)
+{
+    rd_kafka_t *old;
+    rd_kafka_topic_t *old_rkt[TOPICS_MAX];
+    int old_n;
+    char reason[512], err[512];
+    rd_kafka_resp_err_t code;
+
+    code = rd_kafka_fatal_error(p->rk, reason, sizeof(reason));
+    log_event(LOG_ERROR, "kafka_producer_fatal", "error", rd_kafka_err2name(code), "reason", reason,
+              NULL);
+    pthread_rwlock_wrlock(&p->rk_lock);
+    old = p->rk;
+    old_n = p->nrkt;
+    memcpy(old_rkt, p->rkt, sizeof(old_rkt));
+    if (producer_create(p, err, sizeof(err)) < 0) {
+        /* Keep the broken one: every produce fails and is spooled; try again later. */
+        p->rk = old;
+        p->nrkt = old_n;
+        memcpy(p->rkt, old_rkt, sizeof(old_rkt));
+        pthread_rwlock_unlock(&p->rk_lock);
+        log_event(LOG_ERROR, "kafka_producer_recreate_failed", "error", err, NULL);
+        atomic_store(&p->fatal, 1);
+        usleep(1000 * 1000);
+        return;
+    }
+    pthread_rwlock_unlock(&p->rk_lock);
+    rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    for (int i = 0; i < 100 && rd_kafka_outq_len(old) > 0; i++)
+        rd_kafka_poll(old, 50);
+    producer_destroy(old, old_rkt, old_n);
+    mcounter_add(p->c_recreated, 1);
+    log_event(LOG_INFO, "kafka_producer_recreated", NULL);
+}
+
 static void *poll_main(void *arg)
 {
     publisher *p = arg;
-    while (!atomic_load(&p->stop))
-        rd_kafka_poll(p->rk, 50);
+    while (!atomic_load(&p->stop)) {
+        rd_kafka_poll(p->rk, 50); /* only this thread replaces p->rk */
+        if (atomic_exchange(&p->fatal, 0))
+            producer_replace(p);
+    }
     return NULL;
+}
+
+void publisher_test_fatal_error(publisher *p)
+{
+    pthread_rwlock_rdlock(&p->rk_lock);
+    rd_kafka_test_fatal_error(p->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                              "injected by a test");
+    pthread_rwlock_unlock(&p->rk_lock);
 }
 
 /* Spools every request whose deadline passed, as shadowed. */
@@ -435,6 +522,8 @@ static void register_metrics(publisher *p, metrics *m)
                                   "Failed Kafka delivery reports", NULL);
     p->c_drained = metrics_counter(m, "wxbridge_spool_drained_total",
                                    "Spooled messages republished to Kafka", NULL);
+    p->c_recreated = metrics_counter(m, "wxbridge_kafka_producer_recreated_total",
+                                     "Producers replaced after a fatal error", NULL);
     metrics_gauge_fn(m, "wxbridge_spool_pending", "Messages in the spool not yet in Kafka", NULL,
                      gauge_spool_pending, p->sp);
     metrics_gauge_fn(m, "wxbridge_spool_bytes", "Bytes in the spool", NULL, gauge_spool_bytes,
@@ -442,11 +531,22 @@ static void register_metrics(publisher *p, metrics *m)
     metrics_gauge_fn(m, "wxbridge_kafka_up", "1 while Kafka acknowledges", NULL, gauge_kafka_up, p);
 }
 
+/* Frees what publisher_new() set up besides the producer and threads, and P. */
+static void free_template(publisher *p)
+{
+    if (p->conf)
+        rd_kafka_conf_destroy(p->conf);
+    for (int i = 0; i < p->ntopics; i++)
+        free(p->topics[i]);
+    pthread_rwlock_destroy(&p->rk_lock);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->cond);
+    free(p);
+}
+
 int publisher_new(const struct publisher_opts *o, publisher **out, char *err, size_t errlen)
 {
     publisher *p = calloc(1, sizeof(*p));
-    rd_kafka_conf_t *conf;
-    char kerr[512];
     int started = 0;
 
     *out = NULL;
@@ -458,23 +558,24 @@ int publisher_new(const struct publisher_opts *o, publisher **out, char *err, si
     p->ack_timeout_ms = o->ack_timeout_ms;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
+    pthread_rwlock_init(&p->rk_lock, NULL);
     register_metrics(p, o->metrics);
 
-    conf = kafka_conf_new(o->kafka, o->kafka_path, producer_defaults, err, errlen);
-    if (!conf)
-        goto fail;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    rd_kafka_conf_set_error_cb(conf, error_cb);
-    rd_kafka_conf_set_opaque(conf, p);
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
-    if (!p->rk) {
-        rd_kafka_conf_destroy(conf);
-        snprintf(err, errlen, "kafka producer: %s", kerr);
-        goto fail;
+    for (const char *const *t = o->topics; t && *t && p->ntopics < TOPICS_MAX; t++) {
+        p->topics[p->ntopics] = strdup(*t);
+        if (!p->topics[p->ntopics++]) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
     }
-    /* Topic handles up front: the first produce to an unknown topic stalls ~1 s. */
-    for (const char *const *t = o->topics; t && *t && p->nrkt < TOPICS_MAX; t++)
-        p->rkt[p->nrkt++] = rd_kafka_topic_new(p->rk, *t, NULL);
+    p->conf = kafka_conf_new(o->kafka, o->kafka_path, producer_defaults, err, errlen);
+    if (!p->conf)
+        goto fail;
+    rd_kafka_conf_set_dr_msg_cb(p->conf, dr_cb);
+    rd_kafka_conf_set_error_cb(p->conf, error_cb);
+    rd_kafka_conf_set_opaque(p->conf, p);
+    if (producer_create(p, err, errlen) < 0)
+        goto fail;
 
     if (pthread_create(&p->poll_thr, NULL, poll_main, p) != 0)
         goto threads;
@@ -494,13 +595,9 @@ threads:
     if (started > 1)
         pthread_join(p->timer_thr, NULL);
 fail:
-    for (int i = 0; i < p->nrkt; i++)
-        rd_kafka_topic_destroy(p->rkt[i]);
     if (p->rk)
-        rd_kafka_destroy(p->rk);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    free(p);
+        producer_destroy(p->rk, p->rkt, p->nrkt);
+    free_template(p);
     return -1;
 }
 
@@ -530,10 +627,6 @@ void publisher_free(publisher *p, int flush_ms)
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(p->rk, 0);
     }
-    for (int i = 0; i < p->nrkt; i++)
-        rd_kafka_topic_destroy(p->rkt[i]);
-    rd_kafka_destroy(p->rk);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->cond);
-    free(p);
+    producer_destroy(p->rk, p->rkt, p->nrkt);
+    free_template(p);
 }

@@ -50,6 +50,9 @@ void publisher_submit(publisher *p, struct kmsg *m, publisher_cb cb, void *arg);
 /* 1 while at least one broker answered recently. */
 int publisher_kafka_up(publisher *p);
 
+/* Tests only: makes the producer fail fatally, as a broken idempotence sequence would. */
+void publisher_test_fatal_error(publisher *p);
+
 /*
  * Stops the drain, flushes the producer for up to FLUSH_MS, and frees P.
  * Call only after every submitted callback has run. What Kafka did not
