@@ -17,6 +17,7 @@
  * sends. Freed when the thread exits.
  */
 static pthread_key_t ctxt_key;
+#define XML_DICT_MAX 4096 /* distinct names kept before the context is renewed */
 static pthread_once_t ctxt_once = PTHREAD_ONCE_INIT;
 
 static void ctxt_free(void *c)
@@ -44,6 +45,16 @@ static xmlParserCtxtPtr thread_ctxt(void)
     return c;
 }
 
+/* Frees this thread's context; the next parse creates a new one. */
+static void ctxt_drop(void)
+{
+    xmlParserCtxtPtr c = pthread_getspecific(ctxt_key);
+    if (c) {
+        pthread_setspecific(ctxt_key, NULL);
+        xmlFreeParserCtxt(c);
+    }
+}
+
 void wxp_global_init(void)
 {
     xmlInitParser();
@@ -51,13 +62,8 @@ void wxp_global_init(void)
 
 void wxp_thread_cleanup(void)
 {
-    xmlParserCtxtPtr c;
     pthread_once(&ctxt_once, ctxt_key_init);
-    c = pthread_getspecific(ctxt_key);
-    if (c) {
-        pthread_setspecific(ctxt_key, NULL);
-        xmlFreeParserCtxt(c);
-    }
+    ctxt_drop();
 }
 
 void wxp_global_cleanup(void)
@@ -108,8 +114,8 @@ enum wx_format wxp_detect(const char *doc, size_t len)
             continue;
         if (doc[i] == '<')
             return WX_FORMAT_XML;
-        if (doc[i] == '{')
-            return WX_FORMAT_JSON;
+        if (doc[i] == '{' || doc[i] == '[')
+            return WX_FORMAT_JSON; /* an array is JSON, refused later as not an object */
         return 0;
     }
     return 0;
@@ -198,7 +204,12 @@ static int parse_xml(const char *doc, size_t len, json_t **out, char *err, size_
     ctxt = thread_ctxt();
     if (!ctxt)
         return WXP_ENOMEM;
-    xd = xmlCtxtReadMemory(ctxt, doc, (int)len, NULL, NULL,
+    /*
+     * UTF-8 is forced whatever the document declares: a UTF-16 document
+     * would otherwise hide "<!DOCTYPE" from the byte search above (and
+     * wxp_parse() has refused NUL bytes already, so it cannot be UTF-16).
+     */
+    xd = xmlCtxtReadMemory(ctxt, doc, (int)len, NULL, "UTF-8",
                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
                                XML_PARSE_NOCDATA);
     if (!xd) {
@@ -206,7 +217,17 @@ static int parse_xml(const char *doc, size_t len, json_t **out, char *err, size_
         snprintf(err, errlen, "XML: %s", xe && xe->message ? xe->message : "not well-formed");
         /* libxml2 messages end in a newline; logs want one line. */
         err[strcspn(err, "\n")] = '\0';
-        return WXP_EMALFORMED;
+    }
+    /* The reused context's name dictionary only grows: start afresh past a bound. */
+    if (xmlDictSize(ctxt->dict) > XML_DICT_MAX)
+        ctxt_drop();
+    if (!xd)
+        return strstr(err, "Excessive depth") ? WXP_EDEPTH : WXP_EMALFORMED;
+    if (xd->intSubset || xd->extSubset) {
+        /* Unreachable after the checks above; kept so a DTD can never slip through. */
+        xmlFreeDoc(xd);
+        snprintf(err, errlen, "XML document declares a DTD");
+        return WXP_EDTD;
     }
     root = xmlDocGetRootElement(xd);
     obj = json_object();
@@ -314,9 +335,10 @@ static char *quote_big_ints(const char *doc, size_t len, int *nomem)
     return out;
 }
 
+/* Containers count as levels, as elements with children do in XML; scalars do not. */
 static int json_depth_ok(const json_t *v, int depth)
 {
-    if (depth > WXP_DEPTH_MAX)
+    if ((json_is_object(v) || json_is_array(v)) && depth > WXP_DEPTH_MAX)
         return 0;
     if (json_is_object(v)) {
         const char *k;
@@ -347,12 +369,13 @@ static int parse_json(const char *doc, size_t len, json_t **out, char *err, size
 
     if (nomem)
         return WXP_ENOMEM;
+    /* wxp_parse() refused NUL bytes, so strlen() covers the whole copy. */
     v = quoted ? json_loadb(quoted, strlen(quoted), JSON_REJECT_DUPLICATES, &jerr)
                : json_loadb(doc, len, JSON_REJECT_DUPLICATES, &jerr);
     free(quoted);
     if (!v) {
         snprintf(err, errlen, "JSON: line %d column %d: %s", jerr.line, jerr.column, jerr.text);
-        return WXP_EMALFORMED;
+        return strstr(jerr.text, "depth") ? WXP_EDEPTH : WXP_EMALFORMED;
     }
     if (!json_is_object(v)) {
         json_decref(v);
@@ -385,14 +408,26 @@ int wxp_parse(const char *doc, size_t len, enum wx_format fmt, json_t **out,
         snprintf(err, errlen, "empty document");
         return WXP_EEMPTY;
     }
+    /* WeChat sends UTF-8: a NUL byte means another encoding (UTF-16 could hide a DTD
+     * from the XML check) or smuggled bytes after the document. */
+    if (memchr(doc, '\0', len)) {
+        snprintf(err, errlen, "document contains a NUL byte");
+        return WXP_EMALFORMED;
+    }
     if (!fmt)
         fmt = wxp_detect(doc, len);
     if (fmt_out)
         *fmt_out = fmt;
     if (fmt == WX_FORMAT_XML)
         return parse_xml(doc, len, out, err, errlen);
-    if (fmt == WX_FORMAT_JSON)
+    if (fmt == WX_FORMAT_JSON) {
+        /* jansson does not skip a byte-order mark; detection did. */
+        if (len >= 3 && memcmp(doc, "\xEF\xBB\xBF", 3) == 0) {
+            doc += 3;
+            len -= 3;
+        }
         return parse_json(doc, len, out, err, errlen);
+    }
     snprintf(err, errlen, "document is neither XML nor JSON");
     return WXP_EFORMAT;
 }
