@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +27,9 @@
 #define REC_HDR        16
 #define REC_BODY_FIXED 20
 #define REC_VALUE_MAX  (8u * 1024 * 1024)
+/* The largest body encode() can produce: recovery must accept every one of them. */
+#define REC_BODY_MAX                                                                               \
+    (REC_BODY_FIXED + 2u * UINT16_MAX + RECORD_HDR_MAX * (4u + 2u * UINT16_MAX) + REC_VALUE_MAX)
 
 enum estate { E_WRITING, E_READY, E_TAKEN, E_DONE };
 
@@ -300,18 +304,27 @@ static struct entry *ents_find(spool *s, uint64_t seq)
     return lo < s->count && s->ents[lo].seq == seq ? &s->ents[lo] : NULL;
 }
 
+/* Unlinks a segment's files: marks first, so a crash between leaves no orphan marks. */
+static void seg_unlink(const spool *s, uint64_t id)
+{
+    char path[4096];
+    seg_path(s, id, "done", path, sizeof(path));
+    unlink(path);
+    seg_path(s, id, "log", path, sizeof(path));
+    unlink(path);
+}
+
 /* Deletes fully-done segments (never the one receiving appends). Lock held. */
 static void gc_locked(spool *s)
 {
     while (s->head < s->count && s->ents[s->head].state == E_DONE)
         s->head++;
+    /* A drained append segment would hold its bytes forever: roll to a new one. */
+    if (s->seg_tail && s->seg_tail->live == 0 && s->seg_tail->size > 0 && !s->stopping)
+        seg_new(s, s->next_seq);
     while (s->segs && s->segs != s->seg_tail && s->segs->live == 0) {
         struct seg *g = s->segs;
-        char path[4096];
-        seg_path(s, g->id, "log", path, sizeof(path));
-        unlink(path);
-        seg_path(s, g->id, "done", path, sizeof(path));
-        unlink(path);
+        seg_unlink(s, g->id);
         if (g->rfd >= 0)
             close(g->rfd);
         if (g->done_fd >= 0)
@@ -489,43 +502,92 @@ static uint64_t *load_done(spool *s, uint64_t id, size_t *n)
     return marks;
 }
 
+/*
+ * Checks the record at BUF[OFF..SIZE): 0 and its body length and seq when it
+ * is whole and its CRC matches, -1 otherwise.
+ */
+static int check_record(const unsigned char *buf, size_t size, size_t off, uint32_t *blen,
+                        uint64_t *seq)
+{
+    struct kmsg m;
+    uint32_t n;
+
+    if (size - off < REC_HDR || get32(buf + off) != REC_MAGIC)
+        return -1;
+    n = get32(buf + off + 4);
+    if (n < REC_BODY_FIXED || n > REC_BODY_MAX || size - off - REC_HDR < n ||
+        crc32_buf(buf + off + REC_HDR, n) != get32(buf + off + 8) ||
+        decode(buf + off + REC_HDR, n, seq, &m) < 0)
+        return -1;
+    kmsg_clear(&m);
+    *blen = n;
+    return 0;
+}
+
+/* Offset of the next whole record after a damaged one, or SIZE if none follows. */
+static size_t resync(const unsigned char *buf, size_t size, size_t off)
+{
+    for (size_t at = off + 1; at + REC_HDR <= size; at++) {
+        uint32_t blen;
+        uint64_t seq;
+        if (buf[at] == 'W' && check_record(buf, size, at, &blen, &seq) == 0)
+            return at;
+    }
+    return size;
+}
+
+/*
+ * Loads segment ID: every whole record not marked done becomes pending. A
+ * damaged record is skipped if whole records follow it (a disk fault), and
+ * cut off if none do (a crash mid-append: nothing after it was acknowledged).
+ * A segment left with nothing pending is deleted at once, so its name can
+ * never be shared with the segment that receives new appends.
+ */
 static int recover_segment(spool *s, uint64_t id)
 {
     char path[4096];
-    unsigned char hdr[REC_HDR], *body = NULL;
-    size_t ndone = 0;
+    size_t ndone = 0, size, off = 0, end;
     uint64_t *done = load_done(s, id, &ndone);
-    uint64_t off = 0;
-    struct seg *g;
+    unsigned char *buf = MAP_FAILED;
+    struct stat st;
+    struct seg *g = NULL;
     int fd, rc = 0;
 
     seg_path(s, id, "log", path, sizeof(path));
     fd = open(path, O_RDWR | O_CLOEXEC);
-    g = seg_new(s, id);
-    if (fd < 0 || !g) {
-        rc = fd < 0 ? -errno : -ENOMEM;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        rc = -errno;
         goto out;
     }
-    for (;;) {
-        uint32_t blen;
-        uint64_t seq;
-        struct kmsg m;
-        ssize_t r = pread(fd, hdr, REC_HDR, (off_t)off);
-        if (r == 0)
-            break;
-        blen = r == REC_HDR ? get32(hdr + 4) : 0;
-        if (r != REC_HDR || get32(hdr) != REC_MAGIC || blen < REC_BODY_FIXED ||
-            blen > REC_VALUE_MAX + 4 * UINT16_MAX)
-            goto torn;
-        body = realloc(body, blen);
-        if (!body) {
-            rc = -ENOMEM;
+    size = end = (size_t)st.st_size;
+    if (size > 0) {
+        buf = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (buf == MAP_FAILED) {
+            rc = -errno;
             goto out;
         }
-        if (pread(fd, body, blen, (off_t)(off + REC_HDR)) != (ssize_t)blen ||
-            crc32_buf(body, blen) != get32(hdr + 8) || decode(body, blen, &seq, &m) < 0)
-            goto torn;
-        kmsg_clear(&m);
+    }
+    g = calloc(1, sizeof(*g));
+    if (!g) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    g->id = id;
+    g->rfd = g->done_fd = -1;
+    while (off < size) {
+        uint32_t blen;
+        uint64_t seq;
+        if (check_record(buf, size, off, &blen, &seq) < 0) {
+            size_t next = resync(buf, size, off);
+            if (next == size) {
+                end = off;
+                log_event(LOG_WARN, "spool_torn_tail_truncated", "file", path, NULL);
+                break;
+            }
+            log_event(LOG_ERROR, "spool_damaged_record_skipped", "file", path, NULL);
+            off = next;
+            continue;
+        }
         if (!bsearch(&seq, done, ndone, sizeof(*done), cmp_u64)) {
             struct entry e = {seq, g, off, REC_HDR + blen, E_READY, 0, 0};
             if (ents_push(s, &e) < 0) {
@@ -538,18 +600,27 @@ static int recover_segment(spool *s, uint64_t id)
         if (seq >= s->next_seq)
             s->next_seq = seq + 1;
         off += REC_HDR + blen;
-        continue;
-    torn:
-        /* A crash mid-append leaves a partial record; nothing after it was acknowledged. */
-        log_event(LOG_WARN, "spool_torn_tail_truncated", "file", path, NULL);
-        if (ftruncate(fd, (off_t)off) < 0)
-            rc = -errno;
-        break;
     }
-    g->size = off;
-    s->bytes += off;
+    if (end < size && ftruncate(fd, (off_t)end) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (g->live == 0) {
+        seg_unlink(s, id);
+        goto out;
+    }
+    g->size = end;
+    s->bytes += end;
+    if (s->seg_tail)
+        s->seg_tail->next = g;
+    else
+        s->segs = g;
+    s->seg_tail = g;
+    g = NULL;
 out:
-    free(body);
+    free(g); /* entries pointing at a freed segment are never pushed: live was 0 */
+    if (buf != MAP_FAILED)
+        munmap(buf, size);
     free(done);
     if (fd >= 0)
         close(fd);
@@ -576,7 +647,20 @@ static int recover(spool *s, char *err, size_t errlen)
     while ((de = readdir(d))) {
         unsigned long long id;
         char tail[8];
-        if (sscanf(de->d_name, "spool-%20llu.%7s", &id, tail) != 2 || strcmp(tail, "log") != 0)
+        if (sscanf(de->d_name, "spool-%20llu.%7s", &id, tail) != 2)
+            continue;
+        if (strcmp(tail, "done") == 0) {
+            /* Marks whose segment is gone (a crash while deleting it) must not
+             * apply to a future segment of the same name. */
+            char path[4096];
+            seg_path(s, id, "log", path, sizeof(path));
+            if (access(path, F_OK) < 0 && errno == ENOENT) {
+                seg_path(s, id, "done", path, sizeof(path));
+                unlink(path);
+            }
+            continue;
+        }
+        if (strcmp(tail, "log") != 0)
             continue;
         if (n == cap) {
             uint64_t *g = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof(*ids));
@@ -688,13 +772,8 @@ void spool_close(spool *s)
     gc_locked(s);
     while (s->segs) {
         struct seg *g = s->segs;
-        if (g->live == 0 && g == s->seg_tail) {
-            char path[4096];
-            seg_path(s, g->id, "log", path, sizeof(path));
-            unlink(path);
-            seg_path(s, g->id, "done", path, sizeof(path));
-            unlink(path);
-        }
+        if (g->live == 0 && g == s->seg_tail)
+            seg_unlink(s, g->id);
         if (g->rfd >= 0)
             close(g->rfd);
         if (g->done_fd >= 0)
