@@ -588,7 +588,7 @@ static int recover_segment(spool *s, uint64_t id)
             off = next;
             continue;
         }
-        if (!bsearch(&seq, done, ndone, sizeof(*done), cmp_u64)) {
+        if (!ndone || !bsearch(&seq, done, ndone, sizeof(*done), cmp_u64)) {
             struct entry e = {seq, g, off, REC_HDR + blen, E_READY, 0, 0};
             if (ents_push(s, &e) < 0) {
                 rc = -ENOMEM;
@@ -672,7 +672,8 @@ static int recover(spool *s, char *err, size_t errlen)
         }
         ids[n++] = id;
     }
-    qsort(ids, n, sizeof(*ids), cmp_ids);
+    if (n > 1) /* qsort(NULL, 0) is undefined */
+        qsort(ids, n, sizeof(*ids), cmp_ids);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = recover_segment(s, ids[i]);
     if (rc)
