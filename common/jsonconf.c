@@ -99,41 +99,46 @@ fail:
     return NULL;
 }
 
+/* Expands below V; returns the replacement when V itself is a string to replace. */
+static json_t *expand_node(json_t *v, const char *path, struct jc_errs *e)
+{
+    char *x;
+    json_t *r;
+
+    if (!json_is_string(v)) {
+        jc_expand_env(v, path, e);
+        return NULL;
+    }
+    if (!strstr(json_string_value(v), "${"))
+        return NULL;
+    x = expand_one(json_string_value(v), path, e);
+    if (!x)
+        return NULL;
+    r = json_string(x);
+    free(x);
+    return r;
+}
+
 void jc_expand_env(json_t *root, const char *path, struct jc_errs *e)
 {
     char sub[512];
+    json_t *v, *r;
 
     if (json_is_object(root)) {
         const char *k;
-        json_t *v;
         json_object_foreach(root, k, v)
         {
             snprintf(sub, sizeof(sub), "%s.%s", path, k);
-            if (json_is_string(v) && strstr(json_string_value(v), "${")) {
-                char *x = expand_one(json_string_value(v), sub, e);
-                if (x) {
-                    json_object_set_new(root, k, json_string(x));
-                    free(x);
-                }
-            } else {
-                jc_expand_env(v, sub, e);
-            }
+            if ((r = expand_node(v, sub, e)))
+                json_object_set_new(root, k, r); /* replacing a value keeps iteration valid */
         }
     } else if (json_is_array(root)) {
         size_t i;
-        json_t *v;
         json_array_foreach(root, i, v)
         {
             snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
-            if (json_is_string(v) && strstr(json_string_value(v), "${")) {
-                char *x = expand_one(json_string_value(v), sub, e);
-                if (x) {
-                    json_array_set_new(root, i, json_string(x));
-                    free(x);
-                }
-            } else {
-                jc_expand_env(v, sub, e);
-            }
+            if ((r = expand_node(v, sub, e)))
+                json_array_set_new(root, i, r);
         }
     }
 }
