@@ -27,6 +27,8 @@
 #define REC_HDR        16
 #define REC_BODY_FIXED 20
 #define REC_VALUE_MAX  (8u * 1024 * 1024)
+/* Free space below which the spool reports itself not writable (readiness). */
+#define SPOOL_HEADROOM (64u * 1024)
 /* The largest body encode() can produce: recovery must accept every one of them. */
 #define REC_BODY_MAX                                                                               \
     (REC_BODY_FIXED + 2u * UINT16_MAX + RECORD_HDR_MAX * (4u + 2u * UINT16_MAX) + REC_VALUE_MAX)
@@ -953,7 +955,8 @@ int spool_writable(spool *s)
 {
     int ok;
     pthread_mutex_lock(&s->lock);
-    ok = !s->broken && !s->stopping && s->bytes < s->o.max_bytes;
+    /* Ready only with room for more than one record: a nearly full spool refuses soon. */
+    ok = !s->broken && !s->stopping && s->bytes + SPOOL_HEADROOM <= s->o.max_bytes;
     pthread_mutex_unlock(&s->lock);
     return ok;
 }

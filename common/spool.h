@@ -78,7 +78,7 @@ void spool_settle(spool *s, uint64_t seq, int delivered);
 uint64_t spool_pending(spool *s);
 /* Bytes on disk and queued. */
 uint64_t spool_bytes(spool *s);
-/* 1 if an append could succeed now. */
+/* 1 unless the spool failed, is closing, or has less than 64 KiB of room left. */
 int spool_writable(spool *s);
 /* Waits up to TIMEOUT_MS for an append or a settle/resolve to happen. */
 void spool_wait(spool *s, int timeout_ms);

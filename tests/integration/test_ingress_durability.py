@@ -99,6 +99,29 @@ class DurabilityTest(IntegrationCase):
         self.assertEqual(sorted(ids), sorted(res))
         self.assertTrue(any(e.get("event") == "spool_recovered" for e in ing.p.events()))
 
+    def test_503_only_when_kafka_and_spool_both_refuse(self):
+        ing = self.ingress(extra_cfg={"ack_timeout_ms": 300, "spool_max_bytes": 1024 * 1024})
+        self.broker.admin_post("/brokers/all/down")
+        # ~700-byte records: the 1 MiB spool fills after ~1500 pushes.
+        res = push_many(ing, [(f"o-full{u}", str(7000 + u * 1000 + k))
+                              for u in range(8) for k in range(300)])
+        ok = {k for k, v in res.items() if v[:2] == (200, "success")}
+        refused = {k for k, v in res.items() if v[0] == 503}
+        self.assertEqual(len(ok) + len(refused), len(res), "only success or 503")
+        self.assertGreater(len(ok), 500)
+        self.assertGreater(len(refused), 0, "a full spool refuses with 503: WeChat retries")
+        st, body, _ = ing.request("GET", "/readyz")
+        self.assertEqual(st, 503, body)
+        self.assertIn('"ready":false', body)
+        self.broker.admin_post("/brokers/all/up")
+        wait_metric(ing, "wxbridge_spool_pending", lambda v: v == 0)
+        # Drained: the spool takes pushes again, and everything answered success is in Kafka.
+        again = push_many(ing, [("o-after", "99999")])
+        self.assertEqual(again["99999"][:2], (200, "success"))
+        _, ids = ids_in_kafka(self.broker.bootstrap, len(ok) + 1)
+        self.assertEqual(set(ids), ok | {"99999"})
+        self.assertEqual(len(ids), len(set(ids)))
+
     def test_sigterm_under_load_loses_nothing_answered(self):
         ing = self.ingress()
         stop_at = time.monotonic() + 1.5

@@ -152,7 +152,7 @@ static size_t list_golden(struct golden *cases, size_t max)
         dot = strrchr(name, '.');
         if (!dot || strlen(name) >= sizeof(cases[n].name))
             continue;
-        snprintf(cases[n].name, sizeof(cases[n].name), "%s", name);
+        memcpy(cases[n].name, name, strlen(name) + 1); /* length checked above */
         snprintf(cases[n].stem, sizeof(cases[n].stem), "%.*s", (int)(dot - name), name);
         if (strcmp(dot, ".xml") == 0)
             cases[n].fmt = WX_FORMAT_XML;
