@@ -24,7 +24,8 @@ class LocalRunTest(unittest.TestCase):
 
     def test_deploy_configs_check(self):
         env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092", WXB_VAR="/tmp",
-                   WXB_INGRESS_PORT="0", WX_TOKEN="AAAAA", WX_AES_KEY="A" * 43)
+                   WXB_INGRESS_PORT="0", WX_TOKEN="AAAAA", WX_AES_KEY="A" * 43,
+                   WX_APPID="wxba5fad812f8e6fb9", KAFKA_USERNAME="u", KAFKA_PASSWORD="p")
         configs = glob.glob(os.path.join(ROOT, "deploy", "ingress*.json"))
         self.assertTrue(configs)
         for cfg in configs:
