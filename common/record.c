@@ -4,6 +4,7 @@
 #include "record.h"
 
 #include "util.h"
+#include "wx_crypto.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -92,7 +93,7 @@ static int event_id(const json_t *payload, const char *appid, char *id)
     const char *trace = wxp_get_str(payload, "trace_id");
     const char *ev = wxp_get_str(payload, "Event");
 
-    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    if (!ctx || EVP_DigestInit_ex(ctx, wxc_sha256_md(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
         return REC_ENOMEM;
     }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,7 @@ struct spool {
     struct seg *segs, *seg_tail; /* oldest first; seg_tail receives appends */
     uint64_t next_seq;
     uint64_t bytes;   /* on disk and queued */
-    uint64_t pending; /* not done */
+    _Atomic uint64_t pending; /* not done; changed under lock, read without (hot path) */
 
     struct wjob *jobs, *jobs_tail;
 };
@@ -935,11 +936,7 @@ void spool_settle(spool *s, uint64_t seq, int delivered)
 
 uint64_t spool_pending(spool *s)
 {
-    uint64_t v;
-    pthread_mutex_lock(&s->lock);
-    v = s->pending;
-    pthread_mutex_unlock(&s->lock);
-    return v;
+    return atomic_load(&s->pending);
 }
 
 uint64_t spool_bytes(spool *s)

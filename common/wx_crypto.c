@@ -13,11 +13,34 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define WXC_BLOCK 32
+
+/*
+ * Algorithms fetched once: OpenSSL 3 resolves EVP_sha1() and friends through
+ * its provider store on every Init call, which costs more than hashing the
+ * few dozen bytes of a signature. The objects live until the process exits.
+ */
+static EVP_MD *g_sha1, *g_sha256;
+static EVP_CIPHER *g_aes;
+static pthread_once_t g_fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_algorithms(void)
+{
+    g_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    g_aes = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
+}
+
+const EVP_MD *wxc_sha256_md(void)
+{
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    return g_sha256 ? g_sha256 : EVP_sha256();
+}
 
 const char *wxc_strerror(int code)
 {
@@ -90,7 +113,8 @@ void wxc_signature(const char *const *parts, size_t n, char *out)
     /* Allocation failure of a digest context leaves an all-zero signature, which never
      * matches a real one: the request is refused rather than accepted. */
     memset(md, 0, sizeof(md));
-    if (ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1) {
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    if (ctx && EVP_DigestInit_ex(ctx, g_sha1 ? g_sha1 : EVP_sha1(), NULL) == 1) {
         for (size_t i = 0; i < n; i++)
             EVP_DigestUpdate(ctx, sorted[i], strlen(sorted[i]));
         EVP_DigestFinal_ex(ctx, md, &mdlen);
@@ -126,7 +150,9 @@ static int aes_cbc(const struct wx_aes_key *key, int enc, const unsigned char *i
 
     if (!ctx)
         return WXC_ENOMEM;
-    if (EVP_CipherInit_ex(ctx, EVP_aes_256_cbc(), NULL, key->key, key->key, enc) != 1)
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    if (EVP_CipherInit_ex(ctx, g_aes ? g_aes : EVP_aes_256_cbc(), NULL, key->key, key->key, enc) !=
+        1)
         goto out;
     EVP_CIPHER_CTX_set_padding(ctx, 0);
     if (EVP_CipherUpdate(ctx, out, &len1, in, (int)n) != 1)

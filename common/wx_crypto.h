@@ -6,6 +6,7 @@
 #ifndef WXB_WX_CRYPTO_H
 #define WXB_WX_CRYPTO_H
 
+#include <openssl/evp.h>
 #include <stddef.h>
 
 #define WXC_SIG_HEX_LEN 40
@@ -30,6 +31,9 @@ enum {
 struct wx_aes_key {
     unsigned char key[32];
 };
+
+/* SHA-256, fetched once per process (for other modules' digests). */
+const EVP_MD *wxc_sha256_md(void);
 
 /* Stable snake_case name of an error code, e.g. "appid_mismatch". */
 const char *wxc_strerror(int code);
