@@ -121,6 +121,72 @@ enum wx_format wxp_detect(const char *doc, size_t len)
     return 0;
 }
 
+/* Length of the base64 run at P (up to END). */
+static size_t b64_run(const char *p, const char *end)
+{
+    /* One bit per byte value: A-Z a-z 0-9 + / = */
+    static const uint64_t lo = 0x23ff880000000000ull, hi = 0x07fffffe07fffffeull;
+    const unsigned char *q = (const unsigned char *)p;
+    while (q < (const unsigned char *)end && (*q < 64    ? lo >> *q & 1
+                                              : *q < 128 ? hi >> (*q - 64) & 1
+                                                         : 0))
+        q++;
+    return (size_t)(q - (const unsigned char *)p);
+}
+
+static int starts(const char *p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+    return (size_t)(end - p) >= n && memcmp(p, lit, n) == 0;
+}
+
+const char *wxp_find_encrypt(const char *doc, size_t len, enum wx_format fmt, size_t *out_len)
+{
+    const char *end = doc + len, *key, *v;
+    size_t n;
+
+    if (!fmt)
+        fmt = wxp_detect(doc, len);
+    if (fmt == WX_FORMAT_XML) {
+        key = memmem(doc, len, "<Encrypt>", 9);
+        if (!key || memmem(key + 9, (size_t)(end - key - 9), "<Encrypt", 8))
+            return NULL;
+        v = key + 9;
+        if (starts(v, end, "<![CDATA[")) {
+            v += 9;
+            n = b64_run(v, end);
+            if (!starts(v + n, end, "]]></Encrypt>"))
+                return NULL;
+        } else {
+            n = b64_run(v, end);
+            if (!starts(v + n, end, "</Encrypt>"))
+                return NULL;
+        }
+    } else if (fmt == WX_FORMAT_JSON) {
+        key = memmem(doc, len, "\"Encrypt\"", 9);
+        if (!key || memmem(key + 9, (size_t)(end - key - 9), "\"Encrypt\"", 9))
+            return NULL;
+        v = key + 9;
+        while (v < end && is_space(*v))
+            v++;
+        if (v == end || *v++ != ':')
+            return NULL;
+        while (v < end && is_space(*v))
+            v++;
+        if (v == end || *v++ != '"')
+            return NULL;
+        n = b64_run(v, end);
+        if (!starts(v + n, end, "\""))
+            return NULL; /* an escape or anything unusual: take the full parser */
+    } else {
+        return NULL;
+    }
+    if (n == 0)
+        return NULL;
+    *out_len = n;
+    return v;
+}
+
 const char *wxp_get_str(const json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
@@ -205,13 +271,15 @@ static int parse_xml(const char *doc, size_t len, json_t **out, char *err, size_
     if (!ctxt)
         return WXP_ENOMEM;
     /*
-     * UTF-8 is forced whatever the document declares: a UTF-16 document
-     * would otherwise hide "<!DOCTYPE" from the byte search above (and
-     * wxp_parse() has refused NUL bytes already, so it cannot be UTF-16).
+     * UTF-8 is forced whatever the document declares (XML_PARSE_IGNORE_ENC):
+     * a UTF-16 or UTF-7 document would otherwise hide "<!DOCTYPE" from the
+     * byte search above (and wxp_parse() refused NUL bytes already). Naming
+     * "UTF-8" as the encoding instead would run every byte through a
+     * converter.
      */
-    xd = xmlCtxtReadMemory(ctxt, doc, (int)len, NULL, "UTF-8",
+    xd = xmlCtxtReadMemory(ctxt, doc, (int)len, NULL, NULL,
                            XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                               XML_PARSE_NOCDATA);
+                               XML_PARSE_NOCDATA | XML_PARSE_IGNORE_ENC);
     if (!xd) {
         const xmlError *xe = xmlCtxtGetLastError(ctxt);
         snprintf(err, errlen, "XML: %s", xe && xe->message ? xe->message : "not well-formed");

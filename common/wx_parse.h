@@ -53,6 +53,18 @@ enum wx_format wxp_detect(const char *doc, size_t len);
 int wxp_parse(const char *doc, size_t len, enum wx_format fmt, json_t **out,
               enum wx_format *fmt_out, char *err, size_t errlen);
 
+/*
+ * Fast path for encrypted pushes, whose envelope matters only for its
+ * Encrypt field: finds the one Encrypt value in DOC (format FMT, 0 =
+ * detect) when the envelope has the plain shape WeChat sends —
+ * <Encrypt>VALUE</Encrypt> or <Encrypt><![CDATA[VALUE]]></Encrypt> in XML,
+ * "Encrypt":"VALUE" in JSON, exactly once, VALUE all base64 characters.
+ * Returns a pointer into DOC and the length, or NULL (use wxp_parse()).
+ * Safe without parsing the rest: the value is then checked against
+ * msg_signature, which WeChat computed over the real one.
+ */
+const char *wxp_find_encrypt(const char *doc, size_t len, enum wx_format fmt, size_t *out_len);
+
 /* Returns OBJ[KEY] as a string if it is one, else NULL (borrowed). */
 const char *wxp_get_str(const json_t *obj, const char *key);
 

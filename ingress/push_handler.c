@@ -14,6 +14,7 @@
 #include "util.h"
 #include "wx_parse.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,16 +137,69 @@ static int decrypt(const struct ingress_app *app, const char *enc, char **doc, s
     return rc;
 }
 
+/*
+ * Checks msg_signature over ENC, decrypts it and parses the plaintext.
+ * Returns the payload (a new reference), or NULL after filling RES with a
+ * refusal or a dead letter.
+ */
+static json_t *open_encrypted(const struct ingress_config *cfg, const struct ingress_app *app,
+                              const struct push_request *req, const char *enc, enum wx_format *fmt,
+                              struct push_result *res)
+{
+    const char *msig = q(&req->query, "msg_signature"), *openid = q(&req->query, "openid");
+    const char *parts[4];
+    char want[WXC_SIG_HEX_LEN + 1], perr[256];
+    char *plain = NULL;
+    size_t plen = 0;
+    json_t *inner = NULL;
+    int rc;
+
+    if (!enc || !msig) {
+        refuse(res, 401, "msg_signature_missing",
+               "encrypted push needs Encrypt in the body and msg_signature in the query");
+        return NULL;
+    }
+    parts[0] = app->token;
+    parts[1] = q(&req->query, "timestamp");
+    parts[2] = q(&req->query, "nonce");
+    parts[3] = enc;
+    wxc_signature(parts, 4, want);
+    if (!wxc_signature_equal(want, msig)) {
+        refuse(res, 401, "msg_signature_mismatch", "msg_signature does not match Encrypt");
+        return NULL;
+    }
+    if (!app->has_key) {
+        dead_letter(cfg, app, req, "aes_key_not_configured",
+                    "encrypted push for an app without aes_key", openid, res);
+        return NULL;
+    }
+    rc = decrypt(app, enc, &plain, &plen);
+    if (rc != WXC_OK) {
+        snprintf(perr, sizeof(perr), "decrypt: %s", wxc_strerror(rc));
+        dead_letter(cfg, app, req, "decrypt_failed", perr, openid, res);
+        return NULL;
+    }
+    rc = wxp_parse(plain, plen, 0, &inner, fmt, perr, sizeof(perr));
+    OPENSSL_cleanse(plain, plen);
+    free(plain);
+    if (rc != WXP_OK) {
+        dead_letter(cfg, app, req, "decrypted_unparseable", perr, openid, res);
+        return NULL;
+    }
+    return inner;
+}
+
 void push_handle(const struct ingress_config *cfg, const struct ingress_app *app,
                  const struct push_request *req, struct push_result *res)
 {
-    const char *encrypt_type, *openid = q(&req->query, "openid");
-    json_t *outer = NULL, *inner = NULL;
-    const json_t *payload;
-    enum wx_format fmt = 0, inner_fmt = 0;
+    const char *encrypt_type = q(&req->query, "encrypt_type"), *openid = q(&req->query, "openid");
+    int aes = encrypt_type && strcmp(encrypt_type, "aes") == 0;
+    json_t *outer = NULL, *payload = NULL;
+    enum wx_format fmt = 0;
+    const char *enc;
+    size_t enc_len;
     char perr[256];
-    char *plain = NULL;
-    int encrypted = 0, rc;
+    int rc, encrypted = 0;
 
     memset(res, 0, sizeof(*res));
     if (check_signature(cfg, app, req, res) < 0)
@@ -160,85 +214,48 @@ void push_handle(const struct ingress_config *cfg, const struct ingress_app *app
         return;
     }
 
-    rc = wxp_parse(req->body, req->body_len, app->format, &outer, &fmt, perr, sizeof(perr));
-    encrypt_type = q(&req->query, "encrypt_type");
-    if (rc == WXP_OK &&
-        (wxp_get_str(outer, "Encrypt") || (encrypt_type && strcmp(encrypt_type, "aes") == 0))) {
-        const char *enc = wxp_get_str(outer, "Encrypt");
-        const char *msig = q(&req->query, "msg_signature");
-        const char *parts[4];
-        char want[WXC_SIG_HEX_LEN + 1];
-        size_t plen;
-
-        if (!enc || !msig) {
-            refuse(res, 401, "msg_signature_missing",
-                   "encrypted push needs Encrypt in the body and msg_signature in the query");
-            goto out;
+    if (aes && (enc = wxp_find_encrypt(req->body, req->body_len, app->format, &enc_len))) {
+        /* The common case needs nothing of the envelope but Encrypt (see wxp_find_encrypt). */
+        char *copy = strndup(enc, enc_len);
+        if (!copy) {
+            refuse(res, 503, "out_of_memory", "copying Encrypt");
+            return;
         }
-        parts[0] = app->token;
-        parts[1] = q(&req->query, "timestamp");
-        parts[2] = q(&req->query, "nonce");
-        parts[3] = enc;
-        wxc_signature(parts, 4, want);
-        if (!wxc_signature_equal(want, msig)) {
-            refuse(res, 401, "msg_signature_mismatch", "msg_signature does not match Encrypt");
-            goto out;
-        }
-        if (!app->has_key) {
-            dead_letter(cfg, app, req, "aes_key_not_configured",
-                        "encrypted push for an app without aes_key", openid, res);
-            goto out;
-        }
-        rc = decrypt(app, enc, &plain, &plen);
-        if (rc != WXC_OK) {
-            snprintf(perr, sizeof(perr), "decrypt: %s", wxc_strerror(rc));
-            dead_letter(cfg, app, req, "decrypt_failed", perr, openid, res);
-            goto out;
-        }
-        rc = wxp_parse(plain, plen, 0, &inner, &inner_fmt, perr, sizeof(perr));
-        if (rc != WXP_OK) {
-            dead_letter(cfg, app, req, "decrypted_unparseable", perr, openid, res);
-            goto out;
-        }
-        /* Compatible mode carries plaintext fields too: only the decrypted copy is trusted. */
-        payload = inner;
-        fmt = inner_fmt;
+        payload = open_encrypted(cfg, app, req, copy, &fmt, res);
         encrypted = 1;
-    } else if (rc == WXP_OK) {
-        if (app->require_encryption) {
+        free(copy);
+    } else {
+        rc = wxp_parse(req->body, req->body_len, app->format, &outer, &fmt, perr, sizeof(perr));
+        if (rc == WXP_OK && (aes || wxp_get_str(outer, "Encrypt"))) {
+            /* Compatible mode carries plaintext fields too: only the decrypted copy counts. */
+            payload = open_encrypted(cfg, app, req, wxp_get_str(outer, "Encrypt"), &fmt, res);
+            encrypted = 1;
+        } else if (rc == WXP_OK && app->require_encryption) {
             refuse(res, 401, "plaintext_refused",
                    "app has aes_key and require_encryption: plaintext pushes are refused");
-            goto out;
-        }
-        payload = outer;
-    } else {
-        if (app->require_encryption) {
+        } else if (rc == WXP_OK) {
+            payload = json_incref(outer);
+        } else if (app->require_encryption) {
             /* Nothing in an unparseable body is authenticated for an encrypted app. */
             refuse(res, 400, "unparseable_body", perr);
-            goto out;
-        }
-        dead_letter(cfg, app, req, "unparseable", perr, openid, res);
-        goto out;
-    }
-
-    {
-        struct record_meta meta = {app->appid, fmt, encrypted, req->now_ms};
-        rc = record_build(payload, &meta, cfg->topic, &res->msg, res->id, perr, sizeof(perr));
-        if (rc == REC_ENOMEM) {
-            refuse(res, 503, "out_of_memory", perr);
-        } else if (rc != REC_OK) {
-            const char *from = wxp_get_str(payload, "FromUserName");
-            dead_letter(cfg, app, req, "not_a_push", perr, from ? from : openid, res);
         } else {
-            res->outcome = PUSH_PUBLISH;
-            res->msg_type = res->msg.hdr_value[2];
+            dead_letter(cfg, app, req, "unparseable", perr, openid, res);
         }
+        json_decref(outer);
     }
-out:
-    if (plain) {
-        memset(plain, 0, strlen(plain));
-        free(plain);
+    if (!payload)
+        return;
+
+    struct record_meta meta = {app->appid, fmt, encrypted, req->now_ms};
+    rc = record_build(payload, &meta, cfg->topic, &res->msg, res->id, perr, sizeof(perr));
+    if (rc == REC_ENOMEM) {
+        refuse(res, 503, "out_of_memory", perr);
+    } else if (rc != REC_OK) {
+        const char *from = wxp_get_str(payload, "FromUserName");
+        dead_letter(cfg, app, req, "not_a_push", perr, from ? from : openid, res);
+    } else {
+        res->outcome = PUSH_PUBLISH;
+        res->msg_type = res->msg.hdr_value[2];
     }
-    json_decref(inner);
-    json_decref(outer);
+    json_decref(payload);
 }

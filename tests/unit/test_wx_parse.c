@@ -358,6 +358,68 @@ static char *utf16le(const char *s, size_t *len)
  * or a BOM) passes; libxml2 then parses the internal subset and the entity is
  * expanded into the payload.
  */
+/*
+ * A document declaring UTF-7 can write "<!DOCTYPE" as "+ADwAIQ-DOCTYPE"; the
+ * declared encoding is ignored (UTF-8 is forced), so no entity is expanded.
+ */
+static void test_dtd_in_utf7_refused(void **state)
+{
+    char *doc = NULL;
+    size_t len = 0;
+    json_t *v = NULL;
+    int rc;
+    (void)state;
+
+    doc = tu_read_file(WXB_TEST_DATA "/../../fuzz/corpus/fuzz_wx_parse/xml_utf7_dtd_entity.xml",
+                       &len);
+    assert_non_null(doc);
+    /* Refused: malformed once UTF-8 is forced, and a DTD is refused at any rate. */
+    rc = parse(doc, len, 0, &v, NULL);
+    json_decref(v);
+    assert_true(rc == WXP_EMALFORMED || rc == WXP_EDTD);
+    free(doc);
+}
+
+static void test_find_encrypt_fast_path(void **state)
+{
+    size_t n = 0;
+    const char *v;
+    static const char x1[] = "<xml><ToUserName><![CDATA[gh_1]]></ToUserName>"
+                             "<Encrypt><![CDATA[ab+/C=]]></Encrypt></xml>";
+    static const char x2[] = "<xml>\n <Encrypt>QUJD</Encrypt>\n</xml>";
+    static const char j1[] = "{\"ToUserName\":\"gh_1\", \"Encrypt\" : \"QUJD+/==\"}";
+    (void)state;
+
+    v = wxp_find_encrypt(x1, strlen(x1), 0, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 6);
+    assert_memory_equal(v, "ab+/C=", 6);
+    v = wxp_find_encrypt(x2, strlen(x2), WX_FORMAT_XML, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 4);
+    assert_memory_equal(v, "QUJD", 4);
+    v = wxp_find_encrypt(j1, strlen(j1), 0, &n);
+    assert_non_null(v);
+    assert_int_equal(n, 8);
+    assert_memory_equal(v, "QUJD+/==", 8);
+
+    /* Anything unusual falls back to the full parser (NULL). */
+    static const char *const fallback[] = {
+        "<xml><Encrypt>QUJD</Encrypt><Encrypt>QUJD</Encrypt></xml>", /* twice */
+        "<xml><Encrypt>QU JD</Encrypt></xml>",                       /* not base64 */
+        "<xml><Encrypt></Encrypt></xml>",                            /* empty */
+        "<xml><Encrypt>QUJD</Encrypt ></xml>",                       /* odd closing tag */
+        "<xml><Encrypt><![CDATA[QUJD]]> </Encrypt></xml>",           /* text after CDATA */
+        "<xml><ToUserName>x</ToUserName></xml>",                     /* none */
+        "{\"Encrypt\":\"QU\\/JD\"}",                                 /* JSON escape */
+        "{\"Encrypt\":1}",                                           /* not a string */
+        "{\"Encrypt\":\"QUJD\",\"Encrypt\":\"QUJD\"}",               /* twice */
+        "Encrypt=QUJD",                                              /* neither format */
+    };
+    for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++)
+        assert_null(wxp_find_encrypt(fallback[i], strlen(fallback[i]), 0, &n));
+}
+
 static void test_dtd_in_utf16_refused(void **state)
 {
     const char *doc = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>"
@@ -645,6 +707,8 @@ int main(void)
         cmocka_unit_test(test_very_deep_xml_is_edepth),
         cmocka_unit_test(test_json_array_top_level),
         cmocka_unit_test(test_dtd_in_utf16_refused),
+        cmocka_unit_test(test_dtd_in_utf7_refused),
+        cmocka_unit_test(test_find_encrypt_fast_path),
         cmocka_unit_test(test_json_nul_byte),
         cmocka_unit_test(test_json_bom),
         cmocka_unit_test(test_xml_nul_byte),
