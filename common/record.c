@@ -3,6 +3,7 @@
  */
 #include "record.h"
 
+#include "jsonw.h"
 #include "util.h"
 #include "wx_crypto.h"
 
@@ -187,7 +188,7 @@ int record_build(const json_t *payload, const struct record_meta *meta, const ch
     int present, rc;
     long long create_time = 0;
     const char *from, *msg_type, *event, *to;
-    json_t *rec = NULL;
+    struct jsonw w;
 
     memset(out, 0, sizeof(*out));
     rc = record_id(payload, meta->appid, id, err, errlen);
@@ -200,21 +201,42 @@ int record_build(const json_t *payload, const struct record_meta *meta, const ch
     to = wxp_get_str(payload, "ToUserName");
     event = wxp_get_str(payload, "Event");
 
-    rec = json_pack("{s:s, s:s, s:s, s:s?, s:s, s:I, s:s, s:s?, s:s?, s:O, s:s, s:b, s:I}",
-                    "schema", RECORD_SCHEMA, "id", id, "appid", meta->appid, "to", to, "from", from,
-                    "create_time", (json_int_t)create_time, "msg_type", msg_type, "event", event,
-                    "msg_id", present ? msg_id : NULL, "payload", payload, "format",
-                    meta->format == WX_FORMAT_XML ? "xml" : "json", "encrypted", meta->encrypted,
-                    "received_at_ms", (json_int_t)meta->received_at_ms);
-    if (!rec)
-        goto nomem;
-    out->value = json_dumps(rec, JSON_COMPACT);
-    json_decref(rec);
+    /* Written directly: building a jansson object to serialize it cost more than the rest
+     * of the request path. */
+    jsonw_init(&w, RECORD_VALUE_MAX);
+    jsonw_obj_begin(&w);
+    jsonw_key(&w, "schema");
+    jsonw_str(&w, RECORD_SCHEMA);
+    jsonw_key(&w, "id");
+    jsonw_str(&w, id);
+    jsonw_key(&w, "appid");
+    jsonw_str(&w, meta->appid);
+    jsonw_key(&w, "to");
+    jsonw_str(&w, to);
+    jsonw_key(&w, "from");
+    jsonw_str(&w, from);
+    jsonw_key(&w, "create_time");
+    jsonw_int(&w, create_time);
+    jsonw_key(&w, "msg_type");
+    jsonw_str(&w, msg_type);
+    jsonw_key(&w, "event");
+    jsonw_str(&w, event);
+    jsonw_key(&w, "msg_id");
+    jsonw_str(&w, present ? msg_id : NULL);
+    jsonw_key(&w, "payload");
+    jsonw_value(&w, payload);
+    jsonw_key(&w, "format");
+    jsonw_str(&w, meta->format == WX_FORMAT_XML ? "xml" : "json");
+    jsonw_key(&w, "encrypted");
+    jsonw_bool(&w, meta->encrypted);
+    jsonw_key(&w, "received_at_ms");
+    jsonw_int(&w, meta->received_at_ms);
+    jsonw_obj_end(&w);
+    out->value = jsonw_finish(&w, &out->value_len);
     out->topic = strdup(topic);
     out->key = strdup(from);
     if (!out->value || !out->topic || !out->key)
         goto nomem;
-    out->value_len = strlen(out->value);
     if (kmsg_add_header(out, "wx-schema", RECORD_SCHEMA) ||
         kmsg_add_header(out, "wx-appid", meta->appid) ||
         kmsg_add_header(out, "wx-msg-type", msg_type) ||

@@ -19,9 +19,10 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#define RECORD_SCHEMA  "wxbridge.inbound.v1"
-#define RECORD_ID_MAX  160
-#define RECORD_HDR_MAX 6
+#define RECORD_SCHEMA    "wxbridge.inbound.v1"
+#define RECORD_ID_MAX    160
+#define RECORD_HDR_MAX   6
+#define RECORD_VALUE_MAX (8 * 1024 * 1024) /* bound of a serialized record */
 
 enum {
     REC_OK = 0,
