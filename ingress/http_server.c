@@ -5,6 +5,7 @@
 
 #include "log.h"
 #include "mhd_tuning.h"
+#include "ops_http.h"
 #include "push_handler.h"
 #include "util.h"
 
@@ -41,8 +42,10 @@ struct http_server {
     publisher *pub;
     spool *sp;
     metrics *m;
-    struct MHD_Daemon *d, *md;
-    char url[128];
+    struct MHD_Daemon *d;
+    struct ops_http_conf ops;
+    ops_http *ops_srv; /* on metrics_listen, when set */
+    char url[128], ops_url[128];
     atomic_int inflight;
     atomic_int stopping;
     struct MHD_Response *r_success, *r_success_close;
@@ -94,31 +97,14 @@ static enum MHD_Result reply_copy(struct MHD_Connection *c, int status, const ch
     return ret;
 }
 
-/* /healthz, /readyz, /metrics; returns 1 if URL was one of them. */
-static int serve_ops(http_server *s, struct MHD_Connection *c, const char *url,
-                     enum MHD_Result *ret)
+static int ingress_ready(void *arg, char *buf, size_t len)
 {
-    if (strcmp(url, "/healthz") == 0) {
-        *ret = reply_text(s, c, 200, "ok\n");
-    } else if (strcmp(url, "/readyz") == 0) {
-        int kafka = publisher_kafka_up(s->pub), spool_ok = spool_writable(s->sp);
-        char body[128];
-        snprintf(body, sizeof(body), "{\"ready\":%s,\"kafka\":%s,\"spool\":%s}\n",
-                 kafka || spool_ok ? "true" : "false", kafka ? "true" : "false",
-                 spool_ok ? "true" : "false");
-        *ret = reply_copy(c, kafka || spool_ok ? 200 : 503, body, "application/json");
-    } else if (strcmp(url, "/metrics") == 0) {
-        char *text = metrics_render(s->m);
-        if (!text) {
-            *ret = reply_text(s, c, 500, "cannot render metrics\n");
-            return 1;
-        }
-        *ret = reply_copy(c, 200, text, "text/plain; version=0.0.4");
-        free(text);
-    } else {
-        return 0;
-    }
-    return 1;
+    http_server *s = arg;
+    int kafka = publisher_kafka_up(s->pub), spool_ok = spool_writable(s->sp);
+    snprintf(buf, len, "{\"ready\":%s,\"kafka\":%s,\"spool\":%s}",
+             kafka || spool_ok ? "true" : "false", kafka ? "true" : "false",
+             spool_ok ? "true" : "false");
+    return kafka || spool_ok;
 }
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -216,7 +202,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *clen;
         int is_get = strcmp(method, "GET") == 0, is_post = strcmp(method, "POST") == 0;
 
-        if (is_get && serve_ops(s, c, url, &ret))
+        if (is_get && ops_http_handle(&s->ops, c, url, atomic_load(&s->stopping), &ret))
             return ret;
         if (atomic_load(&s->stopping))
             return reply_text(s, c, 503, "shutting down\n"); /* WeChat retries elsewhere */
@@ -305,53 +291,26 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-/* Only /healthz, /readyz and /metrics on the separate metrics listener. */
-static enum MHD_Result on_ops_request(void *cls, struct MHD_Connection *c, const char *url,
-                                      const char *method, const char *version,
-                                      const char *upload_data, size_t *upload_data_size,
-                                      void **con_cls)
+static struct MHD_Daemon *listen_on(http_server *s, const char *addr, int threads, unsigned *port,
+                                    char *err, size_t errlen)
 {
-    enum MHD_Result ret;
-    (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
-    http_server *s = cls;
-    if (strcmp(method, "GET") == 0 && serve_ops(s, c, url, &ret))
-        return ret;
-    return reply_text(s, c, 404, "not found\n");
-}
-
-static struct MHD_Daemon *listen_on(http_server *s, const char *addr, int threads, int ops_only,
-                                    unsigned *port, char *err, size_t errlen)
-{
-    char host[64];
     struct sockaddr_in sa;
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
 
-    memset(&sa, 0, sizeof(sa));
-    if (util_parse_hostport(addr, host, sizeof(host), port) < 0 ||
-        inet_pton(AF_INET, strcmp(host, "localhost") == 0 ? "127.0.0.1" : host, &sa.sin_addr) !=
-            1) {
+    if (ops_http_parse_listen(addr, &sa) < 0) {
         snprintf(err, errlen, "listen address \"%s\" must be IPv4:PORT", addr);
         return NULL;
     }
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)*port);
-    if (ops_only)
-        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                             on_ops_request, s, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_END);
-    else
-        d = MHD_start_daemon(WXB_MHD_FLAGS, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
-                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, WXB_MHD_COMMON_OPTIONS,
-                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    d = MHD_start_daemon(WXB_MHD_FLAGS, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, &sa,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, WXB_MHD_COMMON_OPTIONS,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!d) {
         snprintf(err, errlen, "cannot listen on %s", addr);
         return NULL;
     }
     info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    *port = info ? info->port : *port;
+    *port = info ? info->port : ntohs(sa.sin_port);
     return d;
 }
 
@@ -377,7 +336,7 @@ int http_server_start(const struct ingress_config *cfg, publisher *pub, spool *s
                       http_server **out, char *err, size_t errlen)
 {
     http_server *s = calloc(1, sizeof(*s));
-    unsigned port, mport;
+    unsigned port;
 
     *out = NULL;
     if (!s) {
@@ -396,14 +355,15 @@ int http_server_start(const struct ingress_config *cfg, publisher *pub, spool *s
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    s->d = listen_on(s, cfg->listen, (int)cfg->threads, 0, &port, err, errlen);
+    s->ops.metrics = m;
+    s->ops.ready = ingress_ready;
+    s->ops.arg = s;
+    s->d = listen_on(s, cfg->listen, (int)cfg->threads, &port, err, errlen);
     if (!s->d)
         goto fail;
-    if (cfg->metrics_listen) {
-        s->md = listen_on(s, cfg->metrics_listen, 1, 1, &mport, err, errlen);
-        if (!s->md)
-            goto fail;
-    }
+    if (cfg->metrics_listen && ops_http_start(cfg->metrics_listen, &s->ops, &s->ops_srv, s->ops_url,
+                                              sizeof(s->ops_url), err, errlen) < 0)
+        goto fail;
     snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", port);
     *out = s;
     return 0;
@@ -424,6 +384,11 @@ const char *http_server_url(const http_server *s)
     return s->url;
 }
 
+const char *http_server_ops_url(const http_server *s)
+{
+    return s->ops_srv ? s->ops_url : s->url;
+}
+
 int http_server_stop(http_server *s, int timeout_ms)
 {
     int64_t until = util_mono_ms() + timeout_ms;
@@ -436,8 +401,7 @@ int http_server_stop(http_server *s, int timeout_ms)
     if (left > 0)
         log_event(LOG_WARN, "shutdown_requests_abandoned", NULL);
     MHD_stop_daemon(s->d);
-    if (s->md)
-        MHD_stop_daemon(s->md);
+    ops_http_stop(s->ops_srv);
     MHD_destroy_response(s->r_success);
     MHD_destroy_response(s->r_success_close);
     free(s->req_count);

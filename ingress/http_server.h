@@ -27,6 +27,9 @@ int http_server_start(const struct ingress_config *cfg, publisher *pub, spool *s
 /* The bound base URL, e.g. "http://127.0.0.1:43121" (valid until stop). */
 const char *http_server_url(const http_server *s);
 
+/* Where /healthz, /readyz and /metrics are served (metrics_listen, or the main URL). */
+const char *http_server_ops_url(const http_server *s);
+
 /*
  * Stops accepting, lets requests in progress finish for up to TIMEOUT_MS
  * (their answers are durable before they are sent), then stops and frees S.

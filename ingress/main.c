@@ -122,7 +122,8 @@ int main(int argc, char **argv)
         log_event(LOG_ERROR, "listen_failed", "error", err, NULL);
         goto out;
     }
-    log_event(LOG_INFO, "ingress_ready", "url", http_server_url(srv), "version", WXB_VERSION, NULL);
+    log_event(LOG_INFO, "ingress_ready", "url", http_server_url(srv), "ops_url",
+              http_server_ops_url(srv), "version", WXB_VERSION, NULL);
     if (ready && util_write_ready_file(ready, http_server_url(srv)) < 0) {
         log_event(LOG_ERROR, "ready_file_failed", "path", ready, NULL);
         goto out;

@@ -85,6 +85,23 @@ class RefusalTest(IntegrationCase):
         self.assertIn("# TYPE wxbridge_http_requests_total counter", ing.request("GET", "/metrics")[1])
         self.assertEqual(kcat_read(self.broker.bootstrap, "wx.inbound"), [])
 
+    def test_metrics_on_their_own_listener(self):
+        ing = self.ingress(extra_cfg={"metrics_listen": "127.0.0.1:0"})
+        ready = [e for e in ing.p.events() if e.get("event") == "ingress_ready"][0]
+        self.assertNotEqual(ready["ops_url"], ing.url)
+        u = urllib.parse.urlparse(ready["ops_url"])
+        import http.client
+        for path, want in (("/metrics", 200), ("/healthz", 200), ("/readyz", 200),
+                           (f"/wx/{PLAIN_APPID}", 404)):
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+            c.request("GET", path)
+            r = c.getresponse()
+            body = r.read().decode()
+            c.close()
+            self.assertEqual(r.status, want, path)
+            if path == "/metrics":
+                self.assertIn("wxbridge_http_requests_total", body)
+
     def test_authenticated_garbage_goes_to_dlq(self):
         ing = self.ingress()
         # Plaintext app, valid signature, body that is neither XML nor JSON.
