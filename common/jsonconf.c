@@ -145,6 +145,7 @@ void jc_expand_env(json_t *root, const char *path, struct jc_errs *e)
 
 static json_t *finish_load(json_t *root, json_error_t *jerr, const char *what, struct jc_errs *e)
 {
+    int before;
     if (!root) {
         jc_error(e, "$", "%s: line %d column %d: %s", what, jerr->line, jerr->column, jerr->text);
         return NULL;
@@ -154,8 +155,9 @@ static json_t *finish_load(json_t *root, json_error_t *jerr, const char *what, s
         json_decref(root);
         return NULL;
     }
+    before = e->count;
     jc_expand_env(root, "$", e);
-    if (e->count) {
+    if (e->count > before) { /* problems recorded earlier by the caller do not count */
         json_decref(root);
         return NULL;
     }

@@ -46,9 +46,9 @@ def wait_file(path, proc, timeout=15.0):
 class Proc:
     """A started program with its stderr captured to a file."""
 
-    def __init__(self, name, args, workdir):
+    def __init__(self, name, args, workdir, log_name=None):
         self.name = name
-        self.log_path = os.path.join(workdir, name + ".log")
+        self.log_path = os.path.join(workdir, (log_name or name) + ".log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([os.path.join(BIN, name)] + args,
                                      stdout=self.log, stderr=subprocess.STDOUT)
@@ -221,3 +221,55 @@ class IntegrationCase(unittest.TestCase):
         ing = Ingress(self.workdir, self.broker.bootstrap, **kw)
         self.procs.append(ing)
         return ing
+
+    def router(self, **kw):
+        r = Router(self.workdir, self.broker.bootstrap, **kw)
+        self.procs.append(r)
+        return r
+
+
+class Router:
+    """wxbridge-router with a config written from CFG (kafka bootstrap filled in)."""
+
+    def __init__(self, workdir, bootstrap, cfg=None, name="router"):
+        self.workdir = workdir
+        self.name = name
+        c = {"kafka": {"bootstrap.servers": bootstrap, "session.timeout.ms": 6000},
+             "metrics_listen": "127.0.0.1:0", "commit_interval_ms": 50}
+        for k, v in (cfg or {}).items():
+            if k == "kafka":
+                c["kafka"].update(v)
+            else:
+                c[k] = v
+        self.cfg_path = os.path.join(workdir, name + ".json")
+        self.write_config(c)
+        self.start()
+
+    def write_config(self, c):
+        with open(self.cfg_path, "w") as f:
+            json.dump(c, f)
+
+    def start(self):
+        ready = os.path.join(self.workdir, self.name + ".ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.p = Proc("wxbridge-router", ["--config", self.cfg_path, "--ready-file", ready],
+                      self.workdir, log_name=f"{self.name}-{int(time.time() * 1000)}")
+        wait_file(ready, self.p.proc, timeout=60)
+        ops = [e for e in self.p.events() if e.get("event") == "router_ops_ready"]
+        self.ops = urllib.parse.urlparse(ops[0]["ops_url"]) if ops else None
+
+    def metrics(self):
+        c = http.client.HTTPConnection(self.ops.hostname, self.ops.port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, v = line.rpartition(" ")
+                values[name] = float(v)
+        return values
+
+    def stop(self, sig=signal.SIGTERM):
+        return self.p.stop(sig)

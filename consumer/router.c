@@ -1,0 +1,592 @@
+/*
+ * router: consume, deduplicate, route, produce, commit. See router.h.
+ *
+ * Everything runs on the thread that calls router_run(); librdkafka calls
+ * the rebalance callback from inside rd_kafka_consumer_poll() on it too.
+ */
+#include "router.h"
+
+#include "dedup.h"
+#include "jsonw.h"
+#include "kafka_conf.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KNOWN_PARTITIONS 1024 /* partitions whose handled offset we track */
+#define TOPIC_CACHE      64
+
+struct topic_counter {
+    char *topic;
+    mcounter *c;
+};
+
+struct router {
+    const struct router_config *cfg;
+    rd_kafka_t *consumer, *producer, *history;
+    route_rules *rules;
+    dedup *seen;
+    metrics *m;
+    char *ready_file;
+    int ready_written;
+    char bootstrap[1024];
+
+    /* the batch: routed but not yet committed */
+    rd_kafka_topic_partition_list_t *pending;
+    int batch_n;
+    int64_t batch_start_ms;
+    atomic_int dr_failed;
+    int fatal;
+
+    /* offset up to which this process itself routed and committed, per partition */
+    int64_t known_upto[KNOWN_PARTITIONS];
+
+    struct topic_counter routed[TOPIC_CACHE];
+    int nrouted;
+    mcounter *c_consumed, *c_dupes, *c_unrouted, *c_dropped, *c_replies, *c_rebuilt, *c_commits,
+        *c_invalid;
+    mhist *h_commit;
+};
+
+/* ---- metrics ---- */
+
+static mcounter *routed_counter(router *r, const char *topic)
+{
+    char labels[300];
+    for (int i = 0; i < r->nrouted; i++)
+        if (strcmp(r->routed[i].topic, topic) == 0)
+            return r->routed[i].c;
+    snprintf(labels, sizeof(labels), "topic=\"%s\"", topic);
+    mcounter *c =
+        metrics_counter(r->m, "wxbridge_router_routed_total", "Records published by topic", labels);
+    if (r->nrouted < TOPIC_CACHE && (r->routed[r->nrouted].topic = strdup(topic))) {
+        r->routed[r->nrouted].c = c;
+        r->nrouted++;
+    }
+    return c;
+}
+
+static double gauge_lag(void *arg)
+{
+    router *r = arg;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    double lag = 0;
+
+    if (rd_kafka_assignment(r->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
+        return 0;
+    rd_kafka_position(r->consumer, a);
+    for (int i = 0; i < a->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(r->consumer, a->elems[i].topic, a->elems[i].partition,
+                                           &lo, &hi) == 0 &&
+            a->elems[i].offset >= 0 && hi > a->elems[i].offset)
+            lag += (double)(hi - a->elems[i].offset);
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return lag;
+}
+
+static double gauge_dedup_ids(void *arg)
+{
+    struct dedup_stats st;
+    dedup_stats(((router *)arg)->seen, &st);
+    return (double)st.count;
+}
+
+static double gauge_dedup_bytes(void *arg)
+{
+    struct dedup_stats st;
+    dedup_stats(((router *)arg)->seen, &st);
+    return (double)st.bytes;
+}
+
+static void register_metrics(router *r)
+{
+    static const double bounds[] = {0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5};
+    metrics *m = r->m;
+    r->c_consumed = metrics_counter(m, "wxbridge_router_consumed_total", "Records consumed", NULL);
+    r->c_dupes = metrics_counter(m, "wxbridge_router_duplicates_total",
+                                 "Records skipped as retries already routed", NULL);
+    r->c_unrouted = metrics_counter(m, "wxbridge_router_unrouted_total",
+                                    "Records sent to the unrouted topic", NULL);
+    r->c_dropped =
+        metrics_counter(m, "wxbridge_router_dropped_total", "Records dropped by a rule", NULL);
+    r->c_replies =
+        metrics_counter(m, "wxbridge_router_replies_total", "Reply commands emitted", NULL);
+    r->c_rebuilt = metrics_counter(m, "wxbridge_router_dedup_rebuilt_total",
+                                   "Ids read back from partition history on assignment", NULL);
+    r->c_commits = metrics_counter(m, "wxbridge_router_commits_total", "Offset commits", NULL);
+    r->c_invalid = metrics_counter(m, "wxbridge_router_invalid_total",
+                                   "Input records that are not JSON", NULL);
+    r->h_commit = metrics_histogram(m, "wxbridge_router_batch_commit_seconds",
+                                    "Waiting for acks and committing one batch", NULL, bounds,
+                                    (int)(sizeof(bounds) / sizeof(bounds[0])));
+    metrics_gauge_fn(m, "wxbridge_router_lag", "Records behind the high watermark", NULL, gauge_lag,
+                     r);
+    metrics_gauge_fn(m, "wxbridge_router_dedup_ids", "Ids remembered for dedup", NULL,
+                     gauge_dedup_ids, r);
+    metrics_gauge_fn(m, "wxbridge_router_dedup_bytes", "Memory of the dedup window", NULL,
+                     gauge_dedup_bytes, r);
+}
+
+/* ---- producing ---- */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    router *r = opaque;
+    (void)rk;
+    if (m->err) {
+        atomic_store(&r->dr_failed, 1);
+        log_event(LOG_ERROR, "kafka_delivery_failed", "topic", rd_kafka_topic_name(m->rkt), "error",
+                  rd_kafka_err2str(m->err), NULL);
+    }
+}
+
+/* Produces a copy of VALUE; waits (serving delivery reports) while the queue is full. */
+static int produce(router *r, const char *topic, const void *key, size_t klen, const void *value,
+                   size_t vlen, const rd_kafka_headers_t *src_hdrs, const char *extra_name,
+                   const char *extra_value)
+{
+    for (;;) {
+        rd_kafka_headers_t *h =
+            src_hdrs ? rd_kafka_headers_copy(src_hdrs) : rd_kafka_headers_new(1);
+        rd_kafka_resp_err_t err;
+        if (extra_name)
+            rd_kafka_header_add(h, extra_name, -1, extra_value, -1);
+        err = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
+                                RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_HEADERS(h),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (!err)
+            return 0;
+        rd_kafka_headers_destroy(h);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            log_event(LOG_ERROR, "kafka_produce_failed", "topic", topic, "error",
+                      rd_kafka_err2str(err), NULL);
+            atomic_store(&r->dr_failed, 1);
+            return -1;
+        }
+        rd_kafka_poll(r->producer, 10);
+    }
+}
+
+/* ---- batches ---- */
+
+/*
+ * Waits until Kafka acknowledged everything produced for the batch, then
+ * commits its offsets. A refused delivery is fatal: nothing is committed, so
+ * a restart routes the batch again.
+ */
+static int commit_batch(router *r)
+{
+    int64_t t0 = util_mono_us();
+    rd_kafka_resp_err_t err;
+
+    if (r->batch_n == 0)
+        return 0;
+    while (rd_kafka_outq_len(r->producer) > 0 && !atomic_load(&r->dr_failed))
+        rd_kafka_flush(r->producer, 100);
+    if (atomic_load(&r->dr_failed)) {
+        r->fatal = 1;
+        return -1;
+    }
+    err = rd_kafka_commit(r->consumer, r->pending, 0);
+    if (err) {
+        /* E.g. a rebalance took the partition: its new owner routes these again. */
+        log_event(LOG_WARN, "offset_commit_failed", "error", rd_kafka_err2str(err), NULL);
+    } else {
+        for (int i = 0; i < r->pending->cnt; i++) {
+            int32_t p = r->pending->elems[i].partition;
+            if (p >= 0 && p < KNOWN_PARTITIONS)
+                r->known_upto[p] = r->pending->elems[i].offset;
+        }
+        mcounter_add(r->c_commits, 1);
+    }
+    rd_kafka_topic_partition_list_destroy(r->pending);
+    r->pending = rd_kafka_topic_partition_list_new(8);
+    r->batch_n = 0;
+    mhist_observe(r->h_commit, (double)(util_mono_us() - t0) / 1e6);
+    return 0;
+}
+
+static void batch_add(router *r, const rd_kafka_message_t *m)
+{
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(r->pending, rd_kafka_topic_name(m->rkt), m->partition);
+    if (!tp)
+        tp = rd_kafka_topic_partition_list_add(r->pending, rd_kafka_topic_name(m->rkt),
+                                               m->partition);
+    tp->offset = m->offset + 1;
+    if (r->batch_n++ == 0)
+        r->batch_start_ms = util_mono_ms();
+}
+
+/* ---- dedup rebuild ---- */
+
+static const char *header_str(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
+{
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t n;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n) || !v ||
+        n >= len)
+        return NULL;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/*
+ * Reads back the ids of partition P's records from (now - window) up to its
+ * committed offset, so that retries of records routed before this
+ * assignment (by us before a restart, or by another router) are recognised.
+ */
+static void rebuild_partition(router *r, int32_t p)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    int64_t committed, start, t0 = util_mono_ms(), deadline, n = 0;
+    char from[32], to[32], cnt[32], ms[32], part[16];
+    int64_t oldest;
+    rd_kafka_resp_err_t e;
+
+    rd_kafka_topic_partition_list_add(l, r->cfg->input_topic, p);
+    e = rd_kafka_committed(r->consumer, l, 10000);
+    snprintf(part, sizeof(part), "%d", p);
+    if (e || l->elems[0].offset < 0)
+        goto out; /* never committed: every record will be routed from the start */
+    committed = l->elems[0].offset;
+    if (p >= 0 && p < KNOWN_PARTITIONS && r->known_upto[p] >= committed)
+        goto out; /* we routed up to there ourselves: our window has it all */
+    oldest = util_wall_ms() - r->cfg->dedup_window_s * 1000;
+    l->elems[0].offset = oldest;
+    e = rd_kafka_offsets_for_times(r->consumer, l, 10000);
+    start = e ? -1 : l->elems[0].offset;
+    if (start < 0) {
+        /* No offset by time (some brokers, e.g. librdkafka's mock cluster, answer -1):
+         * read back at most dedup_max_ids records before the committed offset and keep
+         * those inside the window. */
+        int64_t lo = 0, hi = 0;
+        rd_kafka_query_watermark_offsets(r->consumer, r->cfg->input_topic, p, &lo, &hi, 10000);
+        start = committed - r->cfg->dedup_max_ids;
+        if (start < lo)
+            start = lo;
+    }
+    if (start >= committed)
+        goto out;
+
+    l->elems[0].offset = start;
+    rd_kafka_assign(r->history, l);
+    deadline = util_mono_ms() + r->cfg->history_timeout_ms;
+    for (int64_t next = start; next < committed && util_mono_ms() < deadline;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->history, 100);
+        char id[256];
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts;
+        if (!m)
+            continue;
+        if (!m->err && m->partition == p && m->offset < committed) {
+            ts = rd_kafka_message_timestamp(m, &tt);
+            if (ts <= 0)
+                ts = util_wall_ms();
+            if (ts >= oldest && header_str(m, "wx-id", id, sizeof(id))) {
+                dedup_add(r->seen, id, ts);
+                n++;
+            }
+            next = m->offset + 1;
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            next = committed;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(r->history, NULL);
+    mcounter_add(r->c_rebuilt, (uint64_t)n);
+    snprintf(from, sizeof(from), "%lld", (long long)start);
+    snprintf(to, sizeof(to), "%lld", (long long)committed);
+    snprintf(cnt, sizeof(cnt), "%lld", (long long)n);
+    snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - t0));
+    log_event(LOG_INFO, "dedup_rebuilt", "#partition", part, "#from_offset", from, "#to_offset", to,
+              "#records", cnt, "#ms", ms, NULL);
+out:
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void write_ready(router *r)
+{
+    if (r->ready_written || !r->ready_file)
+        return;
+    r->ready_written = 1;
+    if (util_write_ready_file(r->ready_file, r->bootstrap) < 0)
+        log_event(LOG_ERROR, "ready_file_failed", "path", r->ready_file, NULL);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    router *r = opaque;
+    char n[16];
+
+    snprintf(n, sizeof(n), "%d", parts ? parts->cnt : 0);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            rebuild_partition(r, parts->elems[i].partition);
+        rd_kafka_assign(rk, parts);
+        log_event(LOG_INFO, "partitions_assigned", "#count", n, NULL);
+        write_ready(r);
+    } else {
+        /* Finish what was routed so the next owner starts after it. */
+        commit_batch(r);
+        rd_kafka_assign(rk, NULL);
+        log_event(LOG_INFO, "partitions_revoked", "#count", n, NULL);
+    }
+}
+
+/* ---- routing one record ---- */
+
+static void route_one(router *r, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    struct route_result res = {0};
+    json_error_t jerr;
+    json_t *rec;
+    char idbuf[256], err[256];
+    const char *id;
+    int64_t now = util_wall_ms();
+
+    mcounter_add(r->c_consumed, 1);
+    rd_kafka_message_headers(m, &hdrs);
+    rec = json_loadb(m->payload, m->len, 0, &jerr);
+    if (!rec) {
+        mcounter_add(r->c_invalid, 1);
+        mcounter_add(r->c_unrouted, 1);
+        produce(r, route_rules_unrouted_topic(r->rules), m->key, m->key_len, m->payload, m->len,
+                hdrs, "wx-unrouted-reason", "bad_record");
+        return;
+    }
+    id = header_str(m, "wx-id", idbuf, sizeof(idbuf));
+    if (!id)
+        id = json_string_value(json_object_get(rec, "id"));
+    if (id && dedup_seen(r->seen, id, now) == 1) {
+        mcounter_add(r->c_dupes, 1);
+        json_decref(rec);
+        return;
+    }
+    if (route_rules_eval(r->rules, rec, &res, err, sizeof(err)) != ROUTE_OK) {
+        log_event(LOG_ERROR, "route_failed", "error", err, NULL);
+        atomic_store(&r->dr_failed, 1); /* out of memory: do not commit past it */
+        json_decref(rec);
+        return;
+    }
+    if (res.unrouted) {
+        mcounter_add(r->c_unrouted, 1);
+        produce(r, res.topics[0], m->key, m->key_len, m->payload, m->len, hdrs,
+                "wx-unrouted-reason", res.unrouted_code);
+    } else if (res.dropped) {
+        mcounter_add(r->c_dropped, 1);
+    } else {
+        for (size_t i = 0; i < res.n_topics; i++) {
+            if (produce(r, res.topics[i], m->key, m->key_len, m->payload, m->len, hdrs, NULL,
+                        NULL) == 0)
+                mcounter_add(routed_counter(r, res.topics[i]), 1);
+        }
+        for (size_t i = 0; i < res.n_replies; i++) {
+            struct jsonw w;
+            size_t len;
+            const char *to = json_string_value(json_object_get(res.replies[i], "touser"));
+            char *v;
+            jsonw_init(&w, 1 << 20);
+            jsonw_value(&w, res.replies[i]);
+            v = jsonw_finish(&w, &len);
+            if (v && produce(r, r->cfg->reply_topic, to, to ? strlen(to) : 0, v, len, NULL,
+                             "wx-schema", "wxbridge.reply.v1") == 0)
+                mcounter_add(r->c_replies, 1);
+            free(v);
+        }
+    }
+    /* Remembered once routed; a crash before the commit forgets it with the batch. */
+    if (id)
+        dedup_add(r->seen, id, now);
+    route_result_clear(&res);
+    json_decref(rec);
+}
+
+/* ---- life cycle ---- */
+
+static const char *const consumer_defaults[] = {
+    "enable.auto.commit",
+    "false",
+    "enable.auto.offset.store",
+    "false",
+    "auto.offset.reset",
+    "earliest",
+    "session.timeout.ms",
+    "10000",
+    "client.id",
+    "wxbridge-router",
+    NULL,
+};
+
+static const char *const producer_defaults[] = {
+    "enable.idempotence",
+    "true",
+    "acks",
+    "all",
+    "linger.ms",
+    "5",
+    "socket.nagle.disable",
+    "true",
+    "client.id",
+    "wxbridge-router",
+    NULL,
+};
+
+static const char *const history_defaults[] = {
+    "enable.auto.commit",      "false", "enable.partition.eof", "true", "client.id",
+    "wxbridge-router-history", NULL,
+};
+
+static rd_kafka_t *make_client(router *r, rd_kafka_type_t type, const char *const *defaults,
+                               const char *group, char *err, size_t errlen)
+{
+    char kerr[512];
+    rd_kafka_conf_t *c = kafka_conf_new(r->cfg->kafka, "$.kafka", defaults, err, errlen);
+    rd_kafka_t *rk;
+
+    if (!c)
+        return NULL;
+    if (group && rd_kafka_conf_set(c, "group.id", group, kerr, sizeof(kerr))) {
+        snprintf(err, errlen, "group.id: %s", kerr);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    rd_kafka_conf_set_opaque(c, r);
+    if (type == RD_KAFKA_PRODUCER)
+        rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+    else if (defaults == consumer_defaults)
+        rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
+    rk = rd_kafka_new(type, c, kerr, sizeof(kerr));
+    if (!rk) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "kafka client: %s", kerr);
+    }
+    return rk;
+}
+
+int router_new(const struct router_config *cfg, route_rules *rules, metrics *m,
+               const char *ready_file, router **out, char *err, size_t errlen)
+{
+    router *r = calloc(1, sizeof(*r));
+    rd_kafka_topic_partition_list_t *sub = NULL;
+    const char *boot;
+    char hgroup[300];
+
+    *out = NULL;
+    if (!r) {
+        route_rules_free(rules);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    r->cfg = cfg;
+    r->rules = rules;
+    r->m = m;
+    for (int i = 0; i < KNOWN_PARTITIONS; i++)
+        r->known_upto[i] = -1;
+    r->ready_file = ready_file ? strdup(ready_file) : NULL;
+    boot = json_string_value(json_object_get(cfg->kafka, "bootstrap.servers"));
+    snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", boot ? boot : "");
+    r->seen = dedup_new(cfg->dedup_window_s * 1000, (size_t)cfg->dedup_max_ids);
+    r->pending = rd_kafka_topic_partition_list_new(8);
+    if (!r->seen || !r->pending) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    register_metrics(r);
+    r->producer = make_client(r, RD_KAFKA_PRODUCER, producer_defaults, NULL, err, errlen);
+    /* The history reader only assigns; a group id of its own satisfies librdkafka's
+     * consumer (without one it fetched nothing) and never touches the router's offsets. */
+    snprintf(hgroup, sizeof(hgroup), "%s.history", cfg->group_id);
+    r->history = r->producer
+                     ? make_client(r, RD_KAFKA_CONSUMER, history_defaults, hgroup, err, errlen)
+                     : NULL;
+    r->consumer = r->history ? make_client(r, RD_KAFKA_CONSUMER, consumer_defaults, cfg->group_id,
+                                           err, errlen)
+                             : NULL;
+    if (!r->consumer)
+        goto fail;
+    rd_kafka_poll_set_consumer(r->history);
+    rd_kafka_poll_set_consumer(r->consumer);
+    sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, cfg->input_topic, RD_KAFKA_PARTITION_UA);
+    if (rd_kafka_subscribe(r->consumer, sub)) {
+        snprintf(err, errlen, "cannot subscribe to %s", cfg->input_topic);
+        rd_kafka_topic_partition_list_destroy(sub);
+        goto fail;
+    }
+    rd_kafka_topic_partition_list_destroy(sub);
+    *out = r;
+    return 0;
+fail:
+    router_free(r);
+    return -1;
+}
+
+void router_set_rules(router *r, route_rules *rules)
+{
+    route_rules_free(r->rules);
+    r->rules = rules;
+}
+
+int router_run(router *r, volatile sig_atomic_t *stop, void (*tick)(router *, void *), void *arg)
+{
+    while (!*stop && !r->fatal) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 50);
+        if (tick)
+            tick(r, arg);
+        if (m) {
+            if (!m->err) {
+                route_one(r, m);
+                batch_add(r, m);
+            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                log_event(LOG_WARN, "consumer_error", "error", rd_kafka_message_errstr(m), NULL);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        rd_kafka_poll(r->producer, 0);
+        if (r->batch_n >= r->cfg->batch_max ||
+            (r->batch_n > 0 && util_mono_ms() - r->batch_start_ms >= r->cfg->commit_interval_ms))
+            commit_batch(r);
+    }
+    if (!r->fatal)
+        commit_batch(r);
+    return r->fatal ? -1 : 0;
+}
+
+void router_free(router *r)
+{
+    if (!r)
+        return;
+    if (r->consumer) {
+        /* Leaving the group revokes our partitions: the callback commits the batch. */
+        rd_kafka_consumer_close(r->consumer);
+        rd_kafka_destroy(r->consumer);
+    }
+    if (r->history) {
+        rd_kafka_consumer_close(r->history);
+        rd_kafka_destroy(r->history);
+    }
+    if (r->producer) {
+        rd_kafka_flush(r->producer, 10000);
+        rd_kafka_destroy(r->producer);
+    }
+    if (r->pending)
+        rd_kafka_topic_partition_list_destroy(r->pending);
+    for (int i = 0; i < r->nrouted; i++)
+        free(r->routed[i].topic);
+    dedup_free(r->seen);
+    route_rules_free(r->rules);
+    free(r->ready_file);
+    free(r);
+}

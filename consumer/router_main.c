@@ -1,0 +1,154 @@
+/*
+ * wxbridge-router: deduplicates WeChat's retries and routes inbound records
+ * by MsgType, Event and rules. Wiring only; the work is in router.c,
+ * route_rules.c and dedup.c.
+ */
+#include "log.h"
+#include "metrics.h"
+#include "ops_http.h"
+#include "router.h"
+#include "router_config.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t g_stop, g_reload;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        g_reload = 1;
+    else
+        g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: wxbridge-router --config FILE [--ready-file PATH] [--check-config]\n"
+               "                       [--log-level debug|info|warn|error] [--help] [--version]\n"
+               "Deduplicates and routes wx.inbound records; SIGHUP reloads the rules.\n");
+}
+
+/* Between records: apply a SIGHUP. A bad rules file keeps the current rules. */
+static void tick(router *r, void *arg)
+{
+    const char *config = arg;
+    struct jc_errs e = {0};
+    route_rules *rules = NULL;
+
+    if (!g_reload)
+        return;
+    g_reload = 0;
+    if (router_config_reload_rules(config, &rules, &e) < 0) {
+        log_event(LOG_ERROR, "rules_reload_failed", "errors", e.text, NULL);
+        return;
+    }
+    router_set_rules(r, rules);
+    log_event(LOG_INFO, "rules_reloaded", NULL);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"ready-file", required_argument, NULL, 'r'},
+        {"check-config", no_argument, NULL, 'k'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'v'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config = NULL, *ready = NULL, *level = NULL;
+    struct jc_errs errs = {0};
+    struct router_config cfg;
+    route_rules *rules = NULL;
+    struct ops_http_conf oc = {0};
+    ops_http *ops = NULL;
+    router *r = NULL;
+    metrics *m = NULL;
+    enum log_level lvl;
+    char err[512], url[128];
+    int check = 0, opt, rc = 1;
+    json_t *root;
+
+    while ((opt = getopt_long(argc, argv, "c:r:kl:hv", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'r':
+            ready = optarg;
+            break;
+        case 'k':
+            check = 1;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'v':
+            printf("wxbridge-router %s\n", WXB_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (!config) {
+        usage(stderr);
+        return 2;
+    }
+    root = jc_load_file(config, &errs);
+    if (root)
+        router_config_load(root, config, &cfg, &rules, &errs);
+    json_decref(root);
+    if (errs.count) {
+        fprintf(stderr, "%s: %d problem(s):\n%s", config, errs.count, errs.text);
+        return 1;
+    }
+    if (check) {
+        printf("config ok (%zu rules)\n", route_rules_count(rules));
+        route_rules_free(rules);
+        router_config_free(&cfg);
+        return 0;
+    }
+    if (log_level_parse(level ? level : cfg.log_level, &lvl) < 0) {
+        fprintf(stderr, "unknown log level\n");
+        route_rules_free(rules);
+        goto out;
+    }
+    log_init("wxbridge-router", lvl);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGHUP, on_signal);
+
+    m = metrics_new();
+    if (!m || router_new(&cfg, rules, m, ready, &r, err, sizeof(err)) < 0) {
+        log_event(LOG_ERROR, "router_start_failed", "error", m ? err : "out of memory", NULL);
+        goto out;
+    }
+    oc.metrics = m;
+    if (cfg.metrics_listen) {
+        if (ops_http_start(cfg.metrics_listen, &oc, &ops, url, sizeof(url), err, sizeof(err)) < 0) {
+            log_event(LOG_ERROR, "listen_failed", "error", err, NULL);
+            goto out;
+        }
+        log_event(LOG_INFO, "router_ops_ready", "ops_url", url, NULL);
+    }
+    log_event(LOG_INFO, "router_started", "group", cfg.group_id, "input", cfg.input_topic,
+              "version", WXB_VERSION, NULL);
+    rc = router_run(r, &g_stop, tick, (void *)config) == 0 ? 0 : 1;
+out:
+    log_event(LOG_INFO, "router_stopping", NULL);
+    ops_http_stop(ops);
+    router_free(r);
+    metrics_free(m);
+    router_config_free(&cfg);
+    log_event(LOG_INFO, "router_stopped", NULL);
+    return rc;
+}
