@@ -21,6 +21,17 @@
 #define KNOWN_PARTITIONS 1024 /* partitions whose handled offset we track */
 #define TOPIC_CACHE      64
 
+#define BATCHES_MAX 32 /* closed batches waiting for acks before consuming pauses */
+
+struct batch {
+    rd_kafka_topic_partition_list_t *offsets; /* next offset per partition */
+    int records;
+    int unacked; /* outputs produced and not yet acknowledged */
+    int closed;
+    int64_t opened_ms;
+    struct batch *next;
+};
+
 struct topic_counter {
     char *topic;
     mcounter *c;
@@ -36,10 +47,10 @@ struct router {
     int ready_written;
     char bootstrap[1024];
 
-    /* the batch: routed but not yet committed */
-    rd_kafka_topic_partition_list_t *pending;
-    int batch_n;
-    int64_t batch_start_ms;
+    /* Batches of routed records, oldest first; the last one is open. A batch is
+     * committed once it is closed and Kafka acknowledged all it produced. */
+    struct batch *head, *tail;
+    int nbatches;
     atomic_int dr_failed;
     int fatal;
 
@@ -124,7 +135,7 @@ static void register_metrics(router *r)
     r->c_invalid = metrics_counter(m, "wxbridge_router_invalid_total",
                                    "Input records that are not JSON", NULL);
     r->h_commit = metrics_histogram(m, "wxbridge_router_batch_commit_seconds",
-                                    "Waiting for acks and committing one batch", NULL, bounds,
+                                    "From a batch's first record to its commit", NULL, bounds,
                                     (int)(sizeof(bounds) / sizeof(bounds[0])));
     metrics_gauge_fn(m, "wxbridge_router_lag", "Records behind the high watermark", NULL, gauge_lag,
                      r);
@@ -139,7 +150,10 @@ static void register_metrics(router *r)
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     router *r = opaque;
+    struct batch *b = m->_private;
     (void)rk;
+    if (b)
+        b->unacked--; /* delivery reports run on the router's thread (rd_kafka_poll) */
     if (m->err) {
         atomic_store(&r->dr_failed, 1);
         log_event(LOG_ERROR, "kafka_delivery_failed", "topic", rd_kafka_topic_name(m->rkt), "error",
@@ -160,9 +174,12 @@ static int produce(router *r, const char *topic, const void *key, size_t klen, c
             rd_kafka_header_add(h, extra_name, -1, extra_value, -1);
         err = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
                                 RD_KAFKA_V_VALUE((void *)value, vlen), RD_KAFKA_V_HEADERS(h),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (!err)
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_OPAQUE(r->tail), RD_KAFKA_V_END);
+        if (!err) {
+            r->tail->unacked++;
             return 0;
+        }
         rd_kafka_headers_destroy(h);
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             log_event(LOG_ERROR, "kafka_produce_failed", "topic", topic, "error",
@@ -176,53 +193,103 @@ static int produce(router *r, const char *topic, const void *key, size_t klen, c
 
 /* ---- batches ---- */
 
-/*
- * Waits until Kafka acknowledged everything produced for the batch, then
- * commits its offsets. A refused delivery is fatal: nothing is committed, so
- * a restart routes the batch again.
- */
-static int commit_batch(router *r)
+static struct batch *batch_open(router *r)
 {
-    int64_t t0 = util_mono_us();
-    rd_kafka_resp_err_t err;
-
-    if (r->batch_n == 0)
-        return 0;
-    while (rd_kafka_outq_len(r->producer) > 0 && !atomic_load(&r->dr_failed))
-        rd_kafka_flush(r->producer, 100);
-    if (atomic_load(&r->dr_failed)) {
-        r->fatal = 1;
-        return -1;
+    struct batch *b = calloc(1, sizeof(*b));
+    if (!b || !(b->offsets = rd_kafka_topic_partition_list_new(8))) {
+        free(b);
+        return NULL;
     }
-    err = rd_kafka_commit(r->consumer, r->pending, 0);
+    b->opened_ms = util_mono_ms();
+    if (r->tail)
+        r->tail->next = b;
+    else
+        r->head = b;
+    r->tail = b;
+    r->nbatches++;
+    return b;
+}
+
+/* Commits the head batch's offsets and drops it. */
+static void batch_commit_head(router *r, int sync)
+{
+    struct batch *b = r->head;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (b->offsets->cnt > 0)
+        err = rd_kafka_commit(r->consumer, b->offsets, !sync);
     if (err) {
         /* E.g. a rebalance took the partition: its new owner routes these again. */
         log_event(LOG_WARN, "offset_commit_failed", "error", rd_kafka_err2str(err), NULL);
-    } else {
-        for (int i = 0; i < r->pending->cnt; i++) {
-            int32_t p = r->pending->elems[i].partition;
+    } else if (b->offsets->cnt > 0) {
+        for (int i = 0; i < b->offsets->cnt; i++) {
+            int32_t p = b->offsets->elems[i].partition;
             if (p >= 0 && p < KNOWN_PARTITIONS)
-                r->known_upto[p] = r->pending->elems[i].offset;
+                r->known_upto[p] = b->offsets->elems[i].offset;
         }
         mcounter_add(r->c_commits, 1);
     }
-    rd_kafka_topic_partition_list_destroy(r->pending);
-    r->pending = rd_kafka_topic_partition_list_new(8);
-    r->batch_n = 0;
-    mhist_observe(r->h_commit, (double)(util_mono_us() - t0) / 1e6);
-    return 0;
+    mhist_observe(r->h_commit, (double)(util_mono_ms() - b->opened_ms) / 1e3);
+    r->head = b->next;
+    if (!r->head)
+        r->tail = NULL;
+    r->nbatches--;
+    rd_kafka_topic_partition_list_destroy(b->offsets);
+    free(b);
 }
 
-static void batch_add(router *r, const rd_kafka_message_t *m)
+/*
+ * Commits, in order, every closed batch whose outputs Kafka acknowledged.
+ * Batches are pipelined: the router keeps consuming while acknowledgements
+ * come back, and commits lag by about one round trip. Never past a batch with
+ * a refused delivery: that is fatal, and a restart routes it again.
+ */
+static void commit_ready(router *r, int sync)
 {
-    rd_kafka_topic_partition_t *tp =
-        rd_kafka_topic_partition_list_find(r->pending, rd_kafka_topic_name(m->rkt), m->partition);
+    if (atomic_load(&r->dr_failed)) {
+        r->fatal = 1;
+        return;
+    }
+    while (r->head && r->head->closed && r->head->unacked == 0)
+        batch_commit_head(r, sync);
+}
+
+/* Closes the open batch (a new one opens on the next record). */
+static void batch_close(router *r)
+{
+    if (r->tail && !r->tail->closed && r->tail->records > 0)
+        r->tail->closed = 1;
+}
+
+/* Closes the open batch, waits for every acknowledgement, commits everything. */
+static int commit_all(router *r)
+{
+    batch_close(r);
+    while (r->head && r->head->closed && !atomic_load(&r->dr_failed)) {
+        if (r->head->unacked > 0)
+            rd_kafka_poll(r->producer, 10);
+        commit_ready(r, 1);
+    }
+    if (atomic_load(&r->dr_failed))
+        r->fatal = 1;
+    return r->fatal ? -1 : 0;
+}
+
+/* Records M in the open batch, opening one if needed. Returns 0 or -1 (no memory). */
+static int batch_add(router *r, const rd_kafka_message_t *m)
+{
+    rd_kafka_topic_partition_t *tp;
+    if (!r->tail || r->tail->closed)
+        if (!batch_open(r))
+            return -1;
+    tp = rd_kafka_topic_partition_list_find(r->tail->offsets, rd_kafka_topic_name(m->rkt),
+                                            m->partition);
     if (!tp)
-        tp = rd_kafka_topic_partition_list_add(r->pending, rd_kafka_topic_name(m->rkt),
+        tp = rd_kafka_topic_partition_list_add(r->tail->offsets, rd_kafka_topic_name(m->rkt),
                                                m->partition);
     tp->offset = m->offset + 1;
-    if (r->batch_n++ == 0)
-        r->batch_start_ms = util_mono_ms();
+    r->tail->records++;
+    return 0;
 }
 
 /* ---- dedup rebuild ---- */
@@ -338,7 +405,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         write_ready(r);
     } else {
         /* Finish what was routed so the next owner starts after it. */
-        commit_batch(r);
+        commit_all(r);
         rd_kafka_assign(rk, NULL);
         log_event(LOG_INFO, "partitions_revoked", "#count", n, NULL);
     }
@@ -498,8 +565,7 @@ int router_new(const struct router_config *cfg, route_rules *rules, metrics *m,
     boot = json_string_value(json_object_get(cfg->kafka, "bootstrap.servers"));
     snprintf(r->bootstrap, sizeof(r->bootstrap), "%s", boot ? boot : "");
     r->seen = dedup_new(cfg->dedup_window_s * 1000, (size_t)cfg->dedup_max_ids);
-    r->pending = rd_kafka_topic_partition_list_new(8);
-    if (!r->seen || !r->pending) {
+    if (!r->seen) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -542,25 +608,33 @@ void router_set_rules(router *r, route_rules *rules)
 int router_run(router *r, volatile sig_atomic_t *stop, void (*tick)(router *, void *), void *arg)
 {
     while (!*stop && !r->fatal) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 50);
+        /* Too many batches waiting for acknowledgements: stop consuming until some land. */
+        int full = r->nbatches >= BATCHES_MAX;
+        rd_kafka_message_t *m = full ? NULL : rd_kafka_consumer_poll(r->consumer, 50);
+
         if (tick)
             tick(r, arg);
         if (m) {
-            if (!m->err) {
-                route_one(r, m);
-                batch_add(r, m);
+            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                /* The record joins the open batch first: its outputs count against it. */
+                if (batch_add(r, m) == 0)
+                    route_one(r, m);
+                else
+                    atomic_store(&r->dr_failed, 1);
             } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 log_event(LOG_WARN, "consumer_error", "error", rd_kafka_message_errstr(m), NULL);
             }
             rd_kafka_message_destroy(m);
         }
-        rd_kafka_poll(r->producer, 0);
-        if (r->batch_n >= r->cfg->batch_max ||
-            (r->batch_n > 0 && util_mono_ms() - r->batch_start_ms >= r->cfg->commit_interval_ms))
-            commit_batch(r);
+        rd_kafka_poll(r->producer, full ? 10 : 0);
+        if (r->tail && !r->tail->closed &&
+            (r->tail->records >= r->cfg->batch_max ||
+             util_mono_ms() - r->tail->opened_ms >= r->cfg->commit_interval_ms))
+            batch_close(r);
+        commit_ready(r, 0);
     }
     if (!r->fatal)
-        commit_batch(r);
+        commit_all(r);
     return r->fatal ? -1 : 0;
 }
 
@@ -581,8 +655,12 @@ void router_free(router *r)
         rd_kafka_flush(r->producer, 10000);
         rd_kafka_destroy(r->producer);
     }
-    if (r->pending)
-        rd_kafka_topic_partition_list_destroy(r->pending);
+    while (r->head) {
+        struct batch *b = r->head;
+        r->head = b->next;
+        rd_kafka_topic_partition_list_destroy(b->offsets);
+        free(b);
+    }
     for (int i = 0; i < r->nrouted; i++)
         free(r->routed[i].topic);
     dedup_free(r->seen);

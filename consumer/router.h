@@ -3,12 +3,14 @@
  * inbound topic that deduplicates WeChat's retries and routes records.
  *
  * Delivery: at least once, and in order per partition (so per openid).
- * Records are routed as they are consumed; every batch_max records or
- * commit_interval_ms the router waits until Kafka acknowledged everything
- * it produced for them (idempotent producer, acks=all) and only then
- * commits their offsets. A crash between the two re-routes at most that one
- * batch on restart; every output carries the input's deterministic ids
- * (record id, reply id), so consumers and the replier drop such repeats.
+ * Records are routed as they are consumed, in batches closed every
+ * batch_max records or commit_interval_ms. A batch's offsets are committed
+ * only once Kafka acknowledged everything produced for it (idempotent
+ * producer, acks=all), batches in order; they are pipelined, so consuming
+ * goes on while acknowledgements come back (at most 32 batches wait). A
+ * crash re-routes what was consumed after the last commit; every output
+ * carries the input's deterministic ids (record id, reply id), so consumers
+ * and the replier drop such repeats.
  *
  * Dedup: a record whose id was routed within the window is skipped. The
  * window survives restarts, crashes and rebalances without any store but
