@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the pipeline locally on the embedded broker: wxbridge-devbroker and
-# wxbridge-ingress (router and replier join as they land), sends a demo push
-# the way WeChat does, and shows the record that reached Kafka.
+# Runs the pipeline locally on the embedded broker: wxbridge-devbroker,
+# wxbridge-ingress and wxbridge-router with the example rules (the replier
+# joins when it lands), sends demo pushes the way WeChat does, and shows what
+# reached Kafka: the inbound record, the routed record and the greeting.
 # Ctrl-C stops everything. RUN_ONCE=1 stops after the demo (used by tests).
 set -euo pipefail
 BIN=${1:-build/bin}
@@ -38,6 +39,11 @@ pids+=($!)
 wait_file "$VAR/ingress.ready"
 URL=$(cat "$VAR/ingress.ready")
 
+"$BIN/wxbridge-router" --config deploy/router.local.json \
+    --ready-file "$VAR/router.ready" 2>"$VAR/router.log" &
+pids+=($!)
+wait_file "$VAR/router.ready"
+
 cat <<MSG
 wxbridge is running locally
   Kafka (devbroker):  $KAFKA_BROKERS
@@ -51,11 +57,26 @@ MSG
 echo
 echo "What landed in wx.inbound (read back with kcat):"
 kcat -C -b "$KAFKA_BROKERS" -t wx.inbound -o beginning -e -q -c 1 -f 'key=%k\n%s\n'
+echo
+echo "A user opens the chat; WeChat retries the push twice (3 copies, one greeting):"
+"$BIN/wxbridge-sim" push --url "$URL/wx/$APPID" --token "$WX_TOKEN" --aes-key "$WX_AES_KEY" \
+    --mode safe --format xml --type user_enter_tempsession --count 3 --from o-demo-user
+echo
+echo "Routed by wxbridge-router (topic reply-service.in.$APPID for text, per the example rules):"
+timeout 30 kcat -C -b "$KAFKA_BROKERS" -t "reply-service.in.$APPID" -o beginning -c 1 -q -f '%s\n' \
+    -X topic.metadata.refresh.interval.ms=500 2>/dev/null | cut -c1-160
+echo
+echo "Reply command in wx.replies (one for the three copies):"
+timeout 30 kcat -C -b "$KAFKA_BROKERS" -t wx.replies -o beginning -c 1 -q -f '%s\n' 2>/dev/null
 cat <<MSG
 
-Try more:
-  $BIN/wxbridge-sim push --url $URL/wx/$APPID --token $WX_TOKEN --aes-key $WX_AES_KEY --mode safe --type user_enter_tempsession
-  kcat -C -b $KAFKA_BROKERS -t wx.inbound -o beginning -e -J
+Watch the routed topics:
+  kcat -C -b $KAFKA_BROKERS -t wx.event.user_enter_tempsession -o beginning
+  kcat -C -b $KAFKA_BROKERS -t reply-service.in.$APPID -o beginning
+  kcat -C -b $KAFKA_BROKERS -t wx.replies -o beginning
+Push more:
+  $BIN/wxbridge-sim push --url $URL/wx/$APPID --token $WX_TOKEN --aes-key $WX_AES_KEY --mode safe --type image
+Router metrics: see router_ops_ready in $VAR/router.log
 MSG
 [ "${RUN_ONCE:-0}" = 1 ] && exit 0
 echo "Ctrl-C to stop."

@@ -21,6 +21,8 @@ class LocalRunTest(unittest.TestCase):
             self.assertIn('"body":"success"', out)
             self.assertIn('"schema":"wxbridge.inbound.v1"', out)
             self.assertIn("hello from wxbridge-sim", out)
+            self.assertIn('"schema":"wxbridge.reply.v1"', out, "the router greeted the user")
+            self.assertEqual(out.count('"schema":"wxbridge.reply.v1"'), 1)
 
     def test_deploy_configs_check(self):
         env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092", WXB_VAR="/tmp",
@@ -30,6 +32,15 @@ class LocalRunTest(unittest.TestCase):
         self.assertTrue(configs)
         for cfg in configs:
             r = subprocess.run([os.path.join(BIN, "wxbridge-ingress"), "--config", cfg,
+                                "--check-config"], env=env, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, cfg + r.stderr.decode())
+
+    def test_deploy_router_configs_check(self):
+        env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092")
+        for cfg in glob.glob(os.path.join(ROOT, "deploy", "router.*.json")):
+            if "rules" in os.path.basename(cfg):
+                continue
+            r = subprocess.run([os.path.join(BIN, "wxbridge-router"), "--config", cfg,
                                 "--check-config"], env=env, capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 0, cfg + r.stderr.decode())
 
