@@ -80,7 +80,7 @@ struct spool {
     size_t head, count, cap;
     struct seg *segs, *seg_tail; /* oldest first; seg_tail receives appends */
     uint64_t next_seq;
-    uint64_t bytes;   /* on disk and queued */
+    uint64_t bytes;           /* on disk and queued */
     _Atomic uint64_t pending; /* not done; changed under lock, read without (hot path) */
 
     struct wjob *jobs, *jobs_tail;
