@@ -3,13 +3,13 @@
  * by MsgType, Event and rules. Wiring only; the work is in router.c,
  * route_rules.c and dedup.c.
  */
+#include "cli.h"
 #include "log.h"
 #include "metrics.h"
 #include "ops_http.h"
 #include "router.h"
 #include "router_config.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,13 +22,6 @@ static void on_signal(int sig)
         g_reload = 1;
     else
         g_stop = 1;
-}
-
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: wxbridge-router --config FILE [--ready-file PATH] [--check-config]\n"
-               "                       [--log-level debug|info|warn|error] [--help] [--version]\n"
-               "Deduplicates and routes wx.inbound records; SIGHUP reloads the rules.\n");
 }
 
 /* Between records: apply a SIGHUP. A bad rules file keeps the current rules. */
@@ -51,16 +44,7 @@ static void tick(router *r, void *arg)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"ready-file", required_argument, NULL, 'r'},
-        {"check-config", no_argument, NULL, 'k'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *ready = NULL, *level = NULL;
+    struct cli_opts cli;
     struct jc_errs errs = {0};
     struct router_config cfg;
     route_rules *rules = NULL;
@@ -70,53 +54,29 @@ int main(int argc, char **argv)
     metrics *m = NULL;
     enum log_level lvl;
     char err[512], url[128];
-    int check = 0, opt, rc = 1;
+    int rc;
     json_t *root;
 
-    while ((opt = getopt_long(argc, argv, "c:r:kl:hv", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'r':
-            ready = optarg;
-            break;
-        case 'k':
-            check = 1;
-            break;
-        case 'l':
-            level = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'v':
-            printf("wxbridge-router %s\n", WXB_VERSION);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!config) {
-        usage(stderr);
-        return 2;
-    }
-    root = jc_load_file(config, &errs);
+    rc = cli_parse(argc, argv, "wxbridge-router",
+                   "Deduplicates and routes wx.inbound records; SIGHUP reloads the rules.", &cli);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    root = jc_load_file(cli.config, &errs);
     if (root)
-        router_config_load(root, config, &cfg, &rules, &errs);
+        router_config_load(root, cli.config, &cfg, &rules, &errs);
     json_decref(root);
     if (errs.count) {
-        fprintf(stderr, "%s: %d problem(s):\n%s", config, errs.count, errs.text);
+        fprintf(stderr, "%s: %d problem(s):\n%s", cli.config, errs.count, errs.text);
         return 1;
     }
-    if (check) {
+    if (cli.check_config) {
         printf("config ok (%zu rules)\n", route_rules_count(rules));
         route_rules_free(rules);
         router_config_free(&cfg);
         return 0;
     }
-    if (log_level_parse(level ? level : cfg.log_level, &lvl) < 0) {
+    if (log_level_parse(cli.log_level ? cli.log_level : cfg.log_level, &lvl) < 0) {
         fprintf(stderr, "unknown log level\n");
         route_rules_free(rules);
         goto out;
@@ -128,7 +88,7 @@ int main(int argc, char **argv)
     signal(SIGHUP, on_signal);
 
     m = metrics_new();
-    if (!m || router_new(&cfg, rules, m, ready, &r, err, sizeof(err)) < 0) {
+    if (!m || router_new(&cfg, rules, m, cli.ready_file, &r, err, sizeof(err)) < 0) {
         log_event(LOG_ERROR, "router_start_failed", "error", m ? err : "out of memory", NULL);
         goto out;
     }
@@ -142,7 +102,7 @@ int main(int argc, char **argv)
     }
     log_event(LOG_INFO, "router_started", "group", cfg.group_id, "input", cfg.input_topic,
               "version", WXB_VERSION, NULL);
-    rc = router_run(r, &g_stop, tick, (void *)config) == 0 ? 0 : 1;
+    rc = router_run(r, &g_stop, tick, (void *)cli.config) == 0 ? 0 : 1;
 out:
     log_event(LOG_INFO, "router_stopping", NULL);
     ops_http_stop(ops);

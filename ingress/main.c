@@ -2,6 +2,7 @@
  * wxbridge-ingress: receives WeChat pushes and hands them durably to Kafka.
  * Wiring only; the work is in push_handler, publisher, http_server, spool.
  */
+#include "cli.h"
 #include "http_server.h"
 #include "ingress_config.h"
 #include "log.h"
@@ -11,7 +12,6 @@
 #include "util.h"
 #include "wx_parse.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,26 +25,10 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: wxbridge-ingress --config FILE [--ready-file PATH] [--check-config]\n"
-               "                        [--log-level debug|info|warn|error] [--help] [--version]\n"
-               "Receives WeChat Mini Program pushes and publishes them durably to Kafka.\n");
-}
-
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"ready-file", required_argument, NULL, 'r'},
-        {"check-config", no_argument, NULL, 'k'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'v'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *config = NULL, *ready = NULL, *level = NULL;
-    int check = 0, opt, rc = 1;
+    struct cli_opts cli;
+    int rc = 1;
     struct jc_errs errs = {0};
     struct ingress_config cfg;
     json_t *root;
@@ -55,37 +39,14 @@ int main(int argc, char **argv)
     http_server *srv = NULL;
     metrics *m = NULL;
 
-    while ((opt = getopt_long(argc, argv, "c:r:kl:hv", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config = optarg;
-            break;
-        case 'r':
-            ready = optarg;
-            break;
-        case 'k':
-            check = 1;
-            break;
-        case 'l':
-            level = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case 'v':
-            printf("wxbridge-ingress %s\n", WXB_VERSION);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!config) {
-        usage(stderr);
-        return 2;
-    }
-    root = jc_load_file(config, &errs);
-    if (root && ingress_config_load(root, &cfg, &errs) == 0 && check) {
+    rc =
+        cli_parse(argc, argv, "wxbridge-ingress",
+                  "Receives WeChat Mini Program pushes and publishes them durably to Kafka.", &cli);
+    if (rc >= 0)
+        return rc;
+    rc = 1;
+    root = jc_load_file(cli.config, &errs);
+    if (root && ingress_config_load(root, &cfg, &errs) == 0 && cli.check_config) {
         printf("config ok\n");
         ingress_config_free(&cfg);
         json_decref(root);
@@ -93,10 +54,10 @@ int main(int argc, char **argv)
     }
     json_decref(root);
     if (errs.count) {
-        fprintf(stderr, "%s: %d problem(s):\n%s", config, errs.count, errs.text);
+        fprintf(stderr, "%s: %d problem(s):\n%s", cli.config, errs.count, errs.text);
         return 1;
     }
-    if (log_level_parse(level ? level : cfg.log_level, &lvl) < 0) {
+    if (log_level_parse(cli.log_level ? cli.log_level : cfg.log_level, &lvl) < 0) {
         fprintf(stderr, "unknown log level\n");
         goto out;
     }
@@ -124,8 +85,8 @@ int main(int argc, char **argv)
     }
     log_event(LOG_INFO, "ingress_ready", "url", http_server_url(srv), "ops_url",
               http_server_ops_url(srv), "version", WXB_VERSION, NULL);
-    if (ready && util_write_ready_file(ready, http_server_url(srv)) < 0) {
-        log_event(LOG_ERROR, "ready_file_failed", "path", ready, NULL);
+    if (cli.ready_file && util_write_ready_file(cli.ready_file, http_server_url(srv)) < 0) {
+        log_event(LOG_ERROR, "ready_file_failed", "path", cli.ready_file, NULL);
         goto out;
     }
     while (!g_stop)
