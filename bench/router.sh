@@ -21,7 +21,8 @@ now() { date +%s.%N; }
 metric() { curl -s "$1/metrics" | awk -v m="$2" '$1 == m {print $2}' || true; }
 
 "$BIN/wxbridge-devbroker" --ready-file "$W/broker" --admin-ready-file "$W/admin" \
-    --topic wx.inbound:32 2>"$W/devbroker.log" &
+    --topic wx.inbound:32 --topic wx.msg.text:12 --topic wx.msg.image:12 \
+    --topic wx.event.user_enter_tempsession:12 2>"$W/devbroker.log" &
 pids+=($!)
 wait_file "$W/broker"
 B=$(cat "$W/broker")

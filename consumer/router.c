@@ -230,6 +230,12 @@ static void batch_commit_head(router *r, int sync)
         mcounter_add(r->c_commits, 1);
     }
     mhist_observe(r->h_commit, (double)(util_mono_ms() - b->opened_ms) / 1e3);
+    if (log_enabled(LOG_DEBUG)) {
+        char ms[32], n[32];
+        snprintf(ms, sizeof(ms), "%lld", (long long)(util_mono_ms() - b->opened_ms));
+        snprintf(n, sizeof(n), "%d", b->records);
+        log_event(LOG_DEBUG, "batch_committed", "#ms", ms, "#records", n, NULL);
+    }
     r->head = b->next;
     if (!r->head)
         r->tail = NULL;
