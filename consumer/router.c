@@ -370,7 +370,8 @@ static void rebuild_partition(router *r, int32_t p)
                 n++;
             }
             next = m->offset + 1;
-        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && m->partition == p) {
+            /* (an end-of-partition left over from the previous partition read is ignored) */
             next = committed;
         }
         rd_kafka_message_destroy(m);
