@@ -127,7 +127,16 @@ class RouterTest(IntegrationCase):
         cfg = {"input_topic": "wx.inbound.split", "group_id": "split-group"}
         a = self.router(cfg=cfg, name="router-a")
         b = self.router(cfg=cfg, name="router-b")
-        time.sleep(8)  # the second join rebalances the group
+        def both_own_partitions():
+            counts = []
+            for r in (a, b):
+                ev = [e for e in r.p.events()
+                      if e.get("event") in ("partitions_assigned", "partitions_revoked")]
+                counts.append(ev[-1]["count"] if ev and ev[-1]["event"] == "partitions_assigned"
+                              else 0)
+            return all(c > 0 for c in counts) and sum(counts) == 6
+        # The second join rebalances the group; wait until it settled.
+        wait_for(both_own_partitions, timeout=90, what="both routers assigned")
         for i in range(200):
             push_text(ing, f"o-s{i}", str(4 * 10**6 + i))
         wait_for(lambda: len(kcat_read(self.broker.bootstrap, "wx.msg.text")) >= 200,
