@@ -19,7 +19,8 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
     log_event(lvl, "kafka_log", "client", rd_kafka_name(rk), "facility", fac, "message", buf, NULL);
 }
 
-int kafka_conf_value(const json_t *v, char *buf, size_t len)
+/* Renders a JSON scalar as a librdkafka property value into BUF; returns 0 or -1. */
+static int kafka_conf_value(const json_t *v, char *buf, size_t len)
 {
     if (json_is_string(v))
         return snprintf(buf, len, "%s", json_string_value(v)) < (int)len ? 0 : -1;

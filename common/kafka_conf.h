@@ -20,7 +20,4 @@
 rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path, const char *const *defaults,
                                 char *err, size_t errlen);
 
-/* Renders a JSON scalar as a librdkafka property value into BUF; returns 0 or -1. */
-int kafka_conf_value(const json_t *v, char *buf, size_t len);
-
 #endif

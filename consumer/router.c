@@ -443,7 +443,10 @@ static void route_one(router *r, const rd_kafka_message_t *m)
     id = header_str(m, "wx-id", idbuf, sizeof(idbuf));
     if (!id)
         id = json_string_value(json_object_get(rec, "id"));
-    if (id && dedup_seen(r->seen, id, now) == 1) {
+    /* Checked and remembered with one hash. Remembering before routing is safe here: the
+     * window lives in this process only, and any failure below is fatal (nothing past it
+     * is committed, and a restart rebuilds the window from committed history). */
+    if (id && dedup_check_and_add(r->seen, id, now) == 1) {
         mcounter_add(r->c_dupes, 1);
         json_decref(rec);
         return;
@@ -480,9 +483,6 @@ static void route_one(router *r, const rd_kafka_message_t *m)
             free(v);
         }
     }
-    /* Remembered once routed; a crash before the commit forgets it with the batch. */
-    if (id)
-        dedup_add(r->seen, id, now);
     route_result_clear(&res);
     json_decref(rec);
 }
