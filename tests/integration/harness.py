@@ -273,3 +273,168 @@ class Router:
 
     def stop(self, sig=signal.SIGTERM):
         return self.p.stop(sig)
+
+
+def kcat_produce(bootstrap, topic, records, headers=()):
+    """Writes RECORDS [(key, value-str)] to TOPIC with kcat (headers: [(name, value)])."""
+    args = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-K", "\t"]
+    for name, value in headers:
+        args += ["-H", f"{name}={value}"]
+    data = "".join(f"{k}\t{v}\n" for k, v in records)
+    subprocess.run(args, input=data.encode(), check=True, timeout=60)
+
+
+class Replier:
+    """wxbridge-replier with a config written from CFG (kafka and api_base filled in)."""
+
+    def __init__(self, workdir, bootstrap, api_base, cfg=None, name="replier"):
+        self.workdir = workdir
+        self.name = name
+        c = {"kafka": {"bootstrap.servers": bootstrap, "session.timeout.ms": 6000},
+             "api_base": api_base, "metrics_listen": "127.0.0.1:0", "commit_interval_ms": 50,
+             "apps": [{"appid": APPID, "secret": APPID + "-secret"},
+                      {"appid": PLAIN_APPID, "secret": PLAIN_APPID + "-secret"}]}
+        for k, v in (cfg or {}).items():
+            if k == "kafka":
+                c["kafka"].update(v)
+            else:
+                c[k] = v
+        self.cfg_path = os.path.join(workdir, name + ".json")
+        with open(self.cfg_path, "w") as f:
+            json.dump(c, f)
+        self.start()
+
+    def start(self):
+        ready = os.path.join(self.workdir, self.name + ".ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        self.p = Proc("wxbridge-replier", ["--config", self.cfg_path, "--ready-file", ready],
+                      self.workdir, log_name=f"{self.name}-{int(time.time() * 1000)}")
+        wait_file(ready, self.p.proc, timeout=60)
+        ops = [e for e in self.p.events() if e.get("event") == "replier_ops_ready"]
+        self.ops = urllib.parse.urlparse(ops[0]["ops_url"]) if ops else None
+
+    def metrics(self):
+        c = http.client.HTTPConnection(self.ops.hostname, self.ops.port, timeout=10)
+        c.request("GET", "/metrics")
+        text = c.getresponse().read().decode()
+        c.close()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, v = line.rpartition(" ")
+                values[name] = float(v)
+        return values
+
+    def stop(self, sig=signal.SIGTERM):
+        return self.p.stop(sig)
+
+
+class SimApi:
+    """wxbridge-sim api, the fake WeChat API, on 127.0.0.1 port 0.
+
+    CONFIG (a dict) is written to a file and passed with --config. Without a
+    WORKDIR the instance makes (and on stop removes) a temp dir of its own.
+    post()/get() return the parsed JSON answer of any HTTP 200; request()
+    gives the raw (status, headers, body) for everything else.
+    """
+
+    def __init__(self, workdir=None, config=None, name="sim-api", args=()):
+        self.own_dir = workdir is None
+        self.workdir = workdir or tempfile.mkdtemp(prefix="wxb-sim-api-")
+        self.name = name
+        self.args = list(args)
+        self.cfg_path = None
+        if config is not None:
+            self.cfg_path = os.path.join(self.workdir, name + ".json")
+            with open(self.cfg_path, "w") as f:
+                json.dump(config, f)
+        self.start()
+
+    def start(self):
+        ready = os.path.join(self.workdir, self.name + ".ready")
+        if os.path.exists(ready):
+            os.unlink(ready)
+        args = ["api", "--ready-file", ready]
+        if self.cfg_path:
+            args += ["--config", self.cfg_path]
+        self.p = Proc("wxbridge-sim", args + self.args, self.workdir,
+                      log_name=f"{self.name}-{int(time.time() * 1000)}")
+        self.url = wait_file(ready, self.p.proc)
+        u = urllib.parse.urlparse(self.url)
+        self.host, self.port = u.hostname, u.port
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        """One request on a new connection: (status, headers dict lower-cased, body bytes)."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        c = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            data = r.read()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+        finally:
+            c.close()
+
+    def _json(self, method, path, body=None, headers=None):
+        status, _, data = self.request(method, path, body, headers)
+        if status != 200:
+            raise RuntimeError(f"{method} {path}: HTTP {status} {data[:200]!r}")
+        return json.loads(data)
+
+    def post(self, path, obj=None):
+        return self._json("POST", path, obj if obj is not None else b"",
+                          {"Content-Type": "application/json"})
+
+    def get(self, path):
+        return self._json("GET", path)
+
+    def token(self, appid=APPID, secret=None, force=False):
+        """A stable access_token for APPID (secret defaults to '<appid>-secret')."""
+        r = self.post("/cgi-bin/stable_token",
+                      {"grant_type": "client_credential", "appid": appid,
+                       "secret": secret or appid + "-secret", "force_refresh": force})
+        if "access_token" not in r:
+            raise RuntimeError(f"stable_token: {r}")
+        return r["access_token"]
+
+    def upload(self, token, data, filename="pic.png", content_type="image/png", type_="image",
+               field="media"):
+        """POST /cgi-bin/media/upload as multipart/form-data; returns the JSON answer."""
+        boundary = "wxbsim" + hashlib.sha1(os.urandom(8)).hexdigest()
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; "
+                f"filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").encode()
+        body += data + f"\r\n--{boundary}--\r\n".encode()
+        q = urllib.parse.urlencode({"access_token": token, "type": type_})
+        return self._json("POST", f"/cgi-bin/media/upload?{q}", body,
+                          {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+    def calls(self, all=False):
+        return self.get("/_sim/calls" + ("?all=1" if all else ""))
+
+    def set_faults(self, faults):
+        return self.post("/_sim/faults", faults)
+
+    def faults(self):
+        return self.get("/_sim/faults")
+
+    def expire_tokens(self):
+        return self.post("/_sim/expire_tokens")
+
+    def invalidate_tokens(self):
+        return self.post("/_sim/invalidate_tokens")
+
+    def reset(self):
+        return self.post("/_sim/reset")
+
+    def stats(self):
+        return self.get("/_sim/stats")
+
+    def stop(self, sig=signal.SIGTERM):
+        rc = self.p.stop(sig)
+        if self.own_dir and not os.environ.get("WXB_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return rc

@@ -1,10 +1,10 @@
 /*
  * wxbridge-sim: the WeChat side of wxbridge, for local runs, tests and
  * benchmarks. main() only dispatches on the subcommand; each subcommand
- * lives in its own module (sim_push, sim_load; `api`, the fake WeChat API,
- * will join the table below).
+ * lives in its own module (sim_push, sim_load, sim_api).
  */
 #include "log.h"
+#include "sim_api.h"
 #include "sim_load.h"
 #include "sim_opts.h"
 #include "sim_push.h"
@@ -24,6 +24,7 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
     {"push", SIM_CMD_PUSH, sim_push_run, "send one signed/encrypted push as WeChat does"},
     {"load", SIM_CMD_LOAD, sim_load_run, "push load generator (keep-alive, pre-built requests)"},
+    {"api", SIM_CMD_API, sim_api_run, "fake WeChat API (tokens, send, typing, media, faults)"},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -3,6 +3,7 @@
  */
 #include "sim_opts.h"
 
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -50,12 +51,18 @@ enum flag_id {
     F_USERS,
     F_THREADS,
     F_JSON,
+    F_LISTEN,
+    F_READY_FILE,
+    F_CONFIG,
+    F_CHECK_CONFIG,
+    F_LOG_LEVEL,
     F_HELP,
 };
 
 #define BOTH (SIM_CMD_PUSH | SIM_CMD_LOAD)
 #define PUSH SIM_CMD_PUSH
 #define LOAD SIM_CMD_LOAD
+#define API  SIM_CMD_API
 
 struct flag {
     const char *name;
@@ -110,9 +117,18 @@ static const struct flag flags[] = {
      "distinct pre-built requests, each with its own MsgId (default 1024)"},
     {"users", "N", LOAD, F_USERS,
      "spread the pool over N openids, <from>-0 .. <from>-(N-1) (default 1: just --from)"},
-    {"threads", "N", LOAD, F_THREADS, "client threads sharing the connections (default 1)"},
+    {"threads", "N", LOAD | API, F_THREADS,
+     "load: client threads (default 1); api: HTTP worker threads (default 2)"},
     {"json", NULL, LOAD, F_JSON, "print the summary as one JSON object"},
-    {"help", NULL, BOTH, F_HELP, "this text"},
+    {"listen", "HOST:PORT", API, F_LISTEN,
+     "address to serve on (default: the config's \"listen\", else 127.0.0.1:0)"},
+    {"ready-file", "PATH", API, F_READY_FILE,
+     "write the base URL http://127.0.0.1:PORT there once listening"},
+    {"config", "FILE", API, F_CONFIG, "JSON config: apps, token/media settings, faults"},
+    {"check-config", NULL, API, F_CHECK_CONFIG,
+     "validate --config, print every problem, exit 0 or 1"},
+    {"log-level", "L", API, F_LOG_LEVEL, "debug|info|warn|error (default info; debug: every call)"},
+    {"help", NULL, BOTH | API, F_HELP, "this text"},
 };
 
 #define NFLAGS (sizeof(flags) / sizeof(flags[0]))
@@ -127,6 +143,14 @@ void sim_opts_usage(enum sim_cmd cmd, FILE *f)
               "answer is 200 \"success\" (the echostr for --verify), 1 otherwise, 2 on usage "
               "error.\n\n",
               f);
+    else if (cmd == SIM_CMD_API)
+        fputs(
+            "usage: wxbridge-sim api [--listen 127.0.0.1:0] [--ready-file PATH] [--config FILE]\n"
+            "Serves a fake of the WeChat customer-service API (stable_token, token,\n"
+            "message/custom/send and typing, media/upload and get) with fault injection,\n"
+            "a calls log and counters under /_sim/ (see tools/sim/README.md). Runs until\n"
+            "SIGTERM/SIGINT. Exit 0 after a clean stop, 1 on a start error, 2 on usage error.\n\n",
+            f);
     else
         fputs("usage: wxbridge-sim load --url URL --token T [flags]\n"
               "Pushes pre-built, pre-signed requests over keep-alive connections (epoll,\n"
@@ -330,10 +354,32 @@ static int apply(struct sim_opts *o, int id, const char *v, char *err, size_t er
     case F_USERS:
         return num_flag("users", v, 1, 1000000, &o->users, err, errlen);
     case F_THREADS:
+        o->threads_set = 1;
         return num_flag("threads", v, 1, 64, &o->threads, err, errlen);
     case F_JSON:
         o->json = 1;
         break;
+    case F_LISTEN:
+        o->listen = v;
+        break;
+    case F_READY_FILE:
+        o->ready_file = v;
+        break;
+    case F_CONFIG:
+        o->config = v;
+        break;
+    case F_CHECK_CONFIG:
+        o->check_config = 1;
+        break;
+    case F_LOG_LEVEL: {
+        enum log_level lvl;
+        if (log_level_parse(v, &lvl) < 0) {
+            snprintf(err, errlen, "--log-level: want debug, info, warn or error");
+            return -1;
+        }
+        o->log_level = v;
+        break;
+    }
     }
     return 0;
 }
@@ -343,6 +389,15 @@ static int finish(struct sim_opts *o, char *err, size_t errlen)
 {
     int encrypted = o->mode != PB_MODE_PLAIN;
 
+    if (o->cmd == SIM_CMD_API) {
+        if (!o->threads_set)
+            o->threads = 2;
+        if (o->check_config && !o->config) {
+            snprintf(err, errlen, "--check-config needs --config FILE");
+            return -1;
+        }
+        return 0;
+    }
     if (!o->url || strncmp(o->url, "http", 4) != 0 || !strstr(o->url, "://")) {
         snprintf(err, errlen, "--url http://HOST:PORT/PATH is required");
         return -1;

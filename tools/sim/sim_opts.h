@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 /* Subcommands (bit flags, so a flag can belong to several). */
-enum sim_cmd { SIM_CMD_PUSH = 1, SIM_CMD_LOAD = 2 };
+enum sim_cmd { SIM_CMD_PUSH = 1, SIM_CMD_LOAD = 2, SIM_CMD_API = 4 };
 
 struct sim_opts {
     enum sim_cmd cmd;
@@ -46,6 +46,9 @@ struct sim_opts {
     /* load */
     long long concurrency, duration_s, max_requests, pool, threads, users;
     int duration_set, json;
+    /* api (threads above: its HTTP worker threads) */
+    const char *listen, *ready_file, *config, *log_level;
+    int check_config, threads_set;
 };
 
 /*
