@@ -38,6 +38,7 @@ bench: build
 	WXB_BENCH=1 bash scripts/install-deps.sh
 	bash bench/ingress.sh $(BUILD)/bin
 	bash bench/router.sh $(BUILD)/bin
+	bash bench/replier.sh $(BUILD)/bin
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

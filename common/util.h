@@ -11,6 +11,9 @@
 int64_t util_mono_ms(void);
 /* Monotonic microseconds. */
 int64_t util_mono_us(void);
+/* Sleeps MS milliseconds (restarting after signals). */
+void util_sleep_ms(int64_t ms);
+
 /* Wall-clock milliseconds since the epoch (for records). */
 int64_t util_wall_ms(void);
 

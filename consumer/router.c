@@ -8,6 +8,7 @@
 
 #include "dedup.h"
 #include "jsonw.h"
+#include "kafka_commit.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "util.h"
@@ -21,7 +22,11 @@
 #define KNOWN_PARTITIONS 1024 /* partitions whose handled offset we track */
 #define TOPIC_CACHE      64
 
-#define BATCHES_MAX 32 /* closed batches waiting for acks before consuming pauses */
+#define BATCHES_MAX 32
+#define COMMIT_WAIT_MS                                                                             \
+    10000 /* a commit at revoke or shutdown waits at most this */ /* closed batches waiting for    \
+                                                                     acks before consuming pauses  \
+                                                                   */
 
 struct batch {
     rd_kafka_topic_partition_list_t *offsets; /* next offset per partition */
@@ -216,11 +221,20 @@ static void batch_commit_head(router *r, int sync)
     struct batch *b = r->head;
     rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
 
-    if (b->offsets->cnt > 0)
-        err = rd_kafka_commit(r->consumer, b->offsets, !sync);
-    if (err) {
-        /* E.g. a rebalance took the partition: its new owner routes these again. */
-        log_event(LOG_WARN, "offset_commit_failed", "error", rd_kafka_err2str(err), NULL);
+    char why[256] = "";
+    int rc = 0;
+
+    if (b->offsets->cnt > 0 && sync) {
+        rc = kafka_commit_wait(r->consumer, b->offsets, COMMIT_WAIT_MS, why, sizeof(why));
+    } else if (b->offsets->cnt > 0) {
+        err = rd_kafka_commit(r->consumer, b->offsets, 1);
+        rc = err ? -1 : 0;
+        snprintf(why, sizeof(why), "%s", rd_kafka_err2str(err));
+    }
+    if (rc < 0) {
+        /* E.g. a rebalance took the partition, or the brokers are gone: the next owner
+         * routes these again (ids make that harmless). */
+        log_event(LOG_WARN, "offset_commit_failed", "error", why, NULL);
     } else if (b->offsets->cnt > 0) {
         for (int i = 0; i < b->offsets->cnt; i++) {
             int32_t p = b->offsets->elems[i].partition;

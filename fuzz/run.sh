@@ -6,7 +6,7 @@
 #   fuzz/run.sh [SECONDS]
 #
 # Environment: WXB_FUZZ_BUILD (default build-fuzz), WXB_FUZZ_TARGETS (default
-# all three), WXB_FUZZ_JOBS (build parallelism). With CI=true, missing build
+# all four), WXB_FUZZ_JOBS (build parallelism). With CI=true, missing build
 # dependencies are installed with scripts/install-deps.sh first.
 #
 # The seed corpora in fuzz/corpus/<target> are only read: what the fuzzer
@@ -23,7 +23,7 @@ esac
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${WXB_FUZZ_BUILD:-$root/build-fuzz}
-targets=${WXB_FUZZ_TARGETS:-"fuzz_wx_parse fuzz_wx_decrypt fuzz_push_handler"}
+targets=${WXB_FUZZ_TARGETS:-"fuzz_wx_parse fuzz_wx_decrypt fuzz_push_handler fuzz_reply_cmd"}
 jobs=${WXB_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 # libFuzzer needs clang and its runtime (libclang-rt-14-dev on Debian 12).

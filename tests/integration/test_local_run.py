@@ -23,6 +23,9 @@ class LocalRunTest(unittest.TestCase):
             self.assertIn("hello from wxbridge-sim", out)
             self.assertIn('"schema":"wxbridge.reply.v1"', out, "the router greeted the user")
             self.assertEqual(out.count('"schema":"wxbridge.reply.v1"'), 1)
+            self.assertIn('"status":"sent"', out, "the replier sent the greeting")
+            self.assertEqual(out.count('"path":"/cgi-bin/message/custom/send"'), 1,
+                             "the fake WeChat API received exactly one greeting")
 
     def test_deploy_configs_check(self):
         env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092", WXB_VAR="/tmp",
@@ -36,13 +39,42 @@ class LocalRunTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, cfg + r.stderr.decode())
 
     def test_deploy_router_configs_check(self):
-        env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092")
+        env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092", KAFKA_USERNAME="u",
+                   KAFKA_PASSWORD="p")
         for cfg in glob.glob(os.path.join(ROOT, "deploy", "router.*.json")):
             if "rules" in os.path.basename(cfg):
                 continue
             r = subprocess.run([os.path.join(BIN, "wxbridge-router"), "--config", cfg,
                                 "--check-config"], env=env, capture_output=True, timeout=30)
             self.assertEqual(r.returncode, 0, cfg + r.stderr.decode())
+
+    def test_deploy_replier_configs_check(self):
+        env = dict(os.environ, KAFKA_BROKERS="127.0.0.1:9092", WX_API_BASE="http://127.0.0.1:1",
+                   WX_SECRET="s", WX_APPID="wxba5fad812f8e6fb9", KAFKA_USERNAME="u",
+                   KAFKA_PASSWORD="p")
+        configs = glob.glob(os.path.join(ROOT, "deploy", "replier.*.json"))
+        self.assertTrue(configs)
+        for cfg in configs:
+            r = subprocess.run([os.path.join(BIN, "wxbridge-replier"), "--config", cfg,
+                                "--check-config"], env=env, capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, cfg + r.stderr.decode())
+
+    def test_replier_check_config_names_every_mistake(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            f.write('{"kafka":{"bootstrap.servers":"x"},"api_base":"ftp://x","max_in_flight":0,'
+                    '"apps":[{"appid":"wx 1"},{"appid":"wx2","secret":"s","token_mode":"x"}],'
+                    '"typo":1}')
+        try:
+            r = subprocess.run([os.path.join(BIN, "wxbridge-replier"), "--config", f.name,
+                                "--check-config"], capture_output=True, timeout=30)
+        finally:
+            os.unlink(f.name)
+        err = r.stderr.decode()
+        self.assertNotEqual(r.returncode, 0)
+        for needle in ['$: unknown key "typo"', "$.api_base: must be an http", "max_in_flight",
+                       '$.apps[0]: "appid" must be', "$.apps[0]", "secret",
+                       '$.apps[1]: "token_mode" must be']:
+            self.assertIn(needle, err)
 
     def test_check_config_names_every_mistake(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:

@@ -12,8 +12,8 @@
 #include <string.h>
 
 static const char *const default_topics[] = {
-    "wx.inbound", "wx.inbound.dlq",     "wx.unrouted",
-    "wx.replies", "wx.replies.results", "wx.replies.dlq",
+    "wx.inbound",         "wx.inbound.dlq", "wx.unrouted",         "wx.replies",
+    "wx.replies.results", "wx.replies.dlq", "wx.replies.inflight",
 };
 
 void devbroker_conf_defaults(struct devbroker_conf *c)

@@ -1,0 +1,41 @@
+/*
+ * kafka_commit: bounded synchronous commit. See kafka_commit.h.
+ */
+#include "kafka_commit.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+int kafka_commit_wait(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *offsets,
+                      int timeout_ms, char *err, size_t errlen)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_event_t *ev;
+    rd_kafka_resp_err_t e;
+    int rc;
+
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        return -EIO;
+    }
+    /* The result comes back as an event on Q (no callback), which only we poll. */
+    e = rd_kafka_commit_queue(rk, offsets, q, NULL, NULL);
+    if (e) {
+        snprintf(err, errlen, "%s", rd_kafka_err2str(e));
+        rd_kafka_queue_destroy(q);
+        return -EIO;
+    }
+    ev = rd_kafka_queue_poll(q, timeout_ms);
+    if (!ev) {
+        snprintf(err, errlen, "no answer from the group coordinator within %d ms", timeout_ms);
+        rc = -ETIMEDOUT;
+    } else if (rd_kafka_event_error(ev)) {
+        snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
+        rc = -EIO;
+    } else {
+        rc = 0;
+    }
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q); /* a late answer is dropped with it */
+    return rc;
+}

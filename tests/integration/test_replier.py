@@ -1,0 +1,259 @@
+"""wxbridge-replier on the devbroker against wxbridge-sim api; what WeChat received is
+read from the fake API's call log, what Kafka holds with kcat."""
+import collections
+import json
+import os
+import signal
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import (AES_KEY, APPID, TOKEN, IntegrationCase, Replier, SimApi, kcat_produce,
+                     kcat_read, sim_push)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+EXAMPLE_RULES = os.path.join(ROOT, "deploy", "router.rules.example.json")
+SEND = "/cgi-bin/message/custom/send"
+
+
+def command(n, touser, **kw):
+    c = {"schema": "wxbridge.reply.v1", "id": f"t:{n}", "appid": APPID, "touser": touser,
+         "msgtype": "text", "text": {"content": f"reply {n}"}}
+    c.update(kw)
+    return c
+
+
+def produce_commands(bootstrap, cmds):
+    kcat_produce(bootstrap, "wx.replies",
+                 [(c.get("touser", ""), json.dumps(c) if isinstance(c, dict) else c)
+                  for c in cmds])
+
+
+def results(bootstrap, expect, timeout=60):
+    msgs = kcat_read(bootstrap, "wx.replies.results", expect=expect, timeout=timeout)
+    return [json.loads(m["payload"]) for m in msgs]
+
+
+def sends_by_content(calls):
+    return collections.Counter(c["body"]["text"]["content"] for c in calls
+                               if c["path"] == SEND and c["body"].get("msgtype") == "text")
+
+
+class ReplierCase(IntegrationCase):
+    def sim_api(self, config=None):
+        api = SimApi(self.workdir, config=config)
+        self.procs.append(api)
+        return api
+
+    def replier(self, api, name="replier", **cfg):
+        r = Replier(self.workdir, self.broker.bootstrap, api.url, cfg=cfg, name=name)
+        self.procs.append(r)
+        return r
+
+
+class ReplierTest(ReplierCase):
+    def test_end_to_end_one_greeting_for_three_retries(self):
+        api = self.sim_api()
+        ing = self.ingress()
+        self.router(cfg={"rules": EXAMPLE_RULES})
+        self.replier(api)
+        rc, _ = sim_push(f"{ing.url}/wx/{APPID}", "--token", TOKEN, "--aes-key", AES_KEY,
+                         "--mode", "safe", "--type", "user_enter_tempsession", "--count", "3",
+                         "--from", "o-greet")
+        self.assertEqual(rc, 0)
+        res = results(self.broker.bootstrap, 1)
+        self.assertEqual(len(res), 1)
+        self.assertEqual(res[0]["status"], "sent", res[0])
+        self.assertEqual(res[0]["touser"], "o-greet")
+        time.sleep(1.5)  # a second greeting would arrive by now
+        sends = [c for c in api.calls() if c["path"] == SEND]
+        self.assertEqual(len(sends), 1, sends)
+        self.assertEqual(sends[0]["body"]["touser"], "o-greet")
+        self.assertEqual(sends[0]["body"]["msgtype"], "text")
+        self.assertNotIn("schema", sends[0]["body"])
+        self.assertEqual(len(results(self.broker.bootstrap, 1)), 1)
+
+    def test_token_expiry_mid_stream_refreshes_once(self):
+        api = self.sim_api({"faults": {"latency_ms": 20}})
+        r = self.replier(api, quota_guard=False)
+        first = [command(i, f"o-user{i % 10}") for i in range(100)]
+        produce_commands(self.broker.bootstrap, first)
+        results(self.broker.bootstrap, 50)
+        api.expire_tokens()
+        produce_commands(self.broker.bootstrap, [command(i, f"o-user{i % 10}")
+                                                 for i in range(100, 200)])
+        res = results(self.broker.bootstrap, 200, timeout=90)
+        self.assertEqual(sorted(x["id"] for x in res), sorted(f"t:{i}" for i in range(200)))
+        self.assertEqual({x["status"] for x in res}, {"sent"})
+        counts = sends_by_content(api.calls())
+        self.assertEqual(len(counts), 200)
+        self.assertEqual(max(counts.values()), 1, "nothing sent twice")
+        tokens = [c for c in api.calls() if c["path"] == "/cgi-bin/stable_token"]
+        self.assertEqual(len(tokens), 2, "one token at start, one forced refresh")
+        self.assertTrue(tokens[1]["body"]["force_refresh"])
+        m = r.metrics()
+        self.assertEqual(m[f'wxbridge_replier_token_forced_refreshes_total{{appid="{APPID}"}}'], 1)
+
+    def test_busy_30_percent_all_sent_and_45015_rejected_after_one_call(self):
+        api = self.sim_api({"faults": {"busy_rate": 0.3, "seed": 7,
+                                       "users": {"o-closed": 45015}}})
+        r = self.replier(api, quota_guard=False, backoff_base_ms=20, backoff_max_ms=200,
+                         max_attempts=12)
+        cmds = [command(i, f"o-user{i % 7}") for i in range(100)]
+        cmds.append(command(1000, "o-closed"))
+        produce_commands(self.broker.bootstrap, cmds)
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 101, timeout=90)}
+        self.assertEqual(len(res), 101)
+        for i in range(100):
+            self.assertEqual(res[f"t:{i}"]["status"], "sent", res[f"t:{i}"])
+        closed = res["t:1000"]
+        self.assertEqual((closed["status"], closed["errcode"], closed["attempts"]),
+                         ("rejected", 45015, 1))
+        every = api.calls(all=True)
+        self.assertEqual(len([c for c in every if c["path"] == SEND
+                              and c["body"].get("touser") == "o-closed"]), 1)
+        self.assertGreater(r.metrics()["wxbridge_replier_retries_total"], 0)
+        self.assertEqual(max(sends_by_content(api.calls()).values()), 1)
+        # per-user order: each user's accepted sends arrive in command order
+        per_user = collections.defaultdict(list)
+        for c in api.calls():
+            if c["path"] == SEND and c["body"]["touser"].startswith("o-user"):
+                per_user[c["body"]["touser"]].append(int(c["body"]["text"]["content"].split()[1]))
+        for user, seq in per_user.items():
+            self.assertEqual(seq, sorted(seq), user)
+
+    def kill9_in_flight(self, at_most_once):
+        api = self.sim_api({"faults": {"latency_ms": 200}})
+        r = self.replier(api, quota_guard=False, max_in_flight=16, at_most_once=at_most_once)
+        n = 300
+        produce_commands(self.broker.bootstrap, [command(i, f"o-user{i}") for i in range(n)])
+        results(self.broker.bootstrap, 60)
+        in_flight = r.metrics()["wxbridge_replier_in_flight"]
+        r.stop(signal.SIGKILL)
+        r.start()
+        results(self.broker.bootstrap, n, timeout=120)
+        time.sleep(1)
+        res = results(self.broker.bootstrap, n)
+        by_id = collections.Counter(x["id"] for x in res)
+        self.assertEqual(set(by_id), {f"t:{i}" for i in range(n)})
+        self.assertEqual(max(by_id.values()), 1, "exactly one result per command")
+        counts = sends_by_content(api.calls())
+        repeated = sum(v - 1 for v in counts.values())
+        unknown = [x for x in res if x["errcode"] == -1005]
+        print(f"\nat_most_once={at_most_once}: kill -9 with {in_flight:.0f} sends in flight: "
+              f"{repeated} sent twice, {len(unknown)} reported as outcome unknown")
+        return res, counts, repeated, unknown
+
+    def test_kill9_at_most_once_never_sends_twice(self):
+        res, counts, repeated, unknown = self.kill9_in_flight(True)
+        self.assertEqual(repeated, 0, "at most one send per command id")
+        self.assertLessEqual(len(unknown), 16, "only sends in flight at the kill are in doubt")
+        for x in unknown:
+            self.assertEqual(x["status"], "failed")
+        sent = {x["id"] for x in res if x["status"] == "sent"}
+        self.assertEqual(len(sent) + len(unknown), 300)
+        dlq = kcat_read(self.broker.bootstrap, "wx.replies.dlq", expect=len(unknown))
+        self.assertEqual(len(dlq), len(unknown))
+        self.assertTrue(all(json.loads(d["payload"])["reason"] == "outcome_unknown" for d in dlq))
+
+    def test_kill9_at_least_once_repeats_only_the_sends_in_flight(self):
+        res, counts, repeated, unknown = self.kill9_in_flight(False)
+        self.assertEqual(len(counts), 300)
+        self.assertEqual(unknown, [])
+        self.assertEqual({x["status"] for x in res}, {"sent"})
+        self.assertLessEqual(repeated, 16, "repeats bounded by max_in_flight")
+
+    def test_invalid_commands_go_to_the_dlq_with_reasons(self):
+        api = self.sim_api()
+        self.replier(api, quota_guard=False)
+        bad = [
+            "not json at all",
+            json.dumps(command(1, "o-a", msgtype="video")),
+            json.dumps({k: v for k, v in command(2, "o-b").items() if k != "text"}),
+            json.dumps(command(3, "o-c", appid="wxunknownapp00001")),
+        ]
+        good = command(4, "o-d")
+        kcat_produce(self.broker.bootstrap, "wx.replies",
+                     [("o-x", b) for b in bad] + [("o-d", json.dumps(good))])
+        dlq = [json.loads(m["payload"])
+               for m in kcat_read(self.broker.bootstrap, "wx.replies.dlq", expect=4)]
+        self.assertEqual(len(dlq), 4)
+        by_id = {(d["command"] or {}).get("id"): d for d in dlq}
+        self.assertEqual(by_id["t:3"]["reason"], "unknown_app")
+        self.assertEqual(by_id["t:1"]["reason"], "unknown_msgtype")
+        self.assertTrue(by_id["t:2"]["reason"])
+        self.assertIn("$.text", by_id["t:2"]["detail"])
+        self.assertIsNone(by_id[None]["command"])
+        self.assertEqual(by_id[None]["reason"], "not_json")
+        self.assertIn("command_b64", by_id[None])
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 4)}
+        self.assertEqual(res["t:4"]["status"], "sent")
+        for i in (1, 2, 3):
+            self.assertEqual(res[f"t:{i}"]["status"], "rejected")
+        self.assertEqual(res["t:3"]["errcode"], -1001)
+        self.assertEqual(len([c for c in api.calls() if c["path"] == SEND]), 1)
+
+    def test_quota_guard_rejects_the_sixth_send_within_48h(self):
+        api = self.sim_api()
+        self.replier(api)
+        now = int(time.time() * 1000)
+        kcat_produce(self.broker.bootstrap, "wx.inbound",
+                     [("o-talker", json.dumps({"id": f"{APPID}:m:1", "received_at_ms": now}))],
+                     headers=[("wx-appid", APPID), ("wx-msg-type", "text")])
+        cmds = [command(i, "o-talker") for i in range(6)] + [command(9, "o-silent")]
+        produce_commands(self.broker.bootstrap, cmds)
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 7)}
+        self.assertEqual([res[f"t:{i}"]["status"] for i in range(6)], ["sent"] * 5 + ["rejected"])
+        self.assertEqual((res["t:5"]["errcode"], res["t:5"]["attempts"]), (45047, 0))
+        self.assertEqual((res["t:9"]["status"], res["t:9"]["errcode"]), ("rejected", 45015))
+        self.assertEqual(len([c for c in api.calls(all=True) if c["path"] == SEND]), 5)
+
+    def test_image_url_uploaded_once_and_typing(self):
+        png = b"\x89PNG\r\n\x1a\n" + os.urandom(2000)
+
+        class H(BaseHTTPRequestHandler):
+            hits = 0
+
+            def do_GET(self):
+                H.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(png)))
+                self.end_headers()
+                self.wfile.write(png)
+
+            def log_message(self, *a):
+                pass
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.shutdown)
+        img = f"http://127.0.0.1:{srv.server_address[1]}/cat.png"
+        api = self.sim_api()
+        self.replier(api, quota_guard=False)
+        produce_commands(self.broker.bootstrap, [
+            {"schema": "wxbridge.reply.v1", "id": "i:1", "appid": APPID, "touser": "o-pic",
+             "msgtype": "image", "image": {"url": img}},
+            {"schema": "wxbridge.reply.v1", "id": "i:2", "appid": APPID, "touser": "o-pic",
+             "msgtype": "image", "image": {"url": img}},
+            {"schema": "wxbridge.reply.v1", "id": "y:1", "appid": APPID, "touser": "o-pic",
+             "msgtype": "typing", "command": "Typing"},
+        ])
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 3)}
+        self.assertEqual({v["status"] for v in res.values()}, {"sent"}, res)
+        calls = api.calls()
+        uploads = [c for c in calls if c["path"] == "/cgi-bin/media/upload"]
+        self.assertEqual(len(uploads), 1, "the media_id is cached")
+        self.assertEqual(uploads[0]["body"]["media"]["bytes"], len(png))
+        self.assertEqual(H.hits, 1)
+        sends = [c for c in calls if c["path"] == SEND]
+        self.assertEqual(len(sends), 2)
+        self.assertEqual(sends[0]["body"]["image"], sends[1]["body"]["image"])
+        self.assertIn("media_id", sends[0]["body"]["image"])
+        typing = [c for c in calls if c["path"] == "/cgi-bin/message/custom/typing"]
+        self.assertEqual(typing[0]["body"], {"touser": "o-pic", "command": "Typing"})
+
+
+if __name__ == "__main__":
+    unittest.main()
