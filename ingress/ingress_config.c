@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *const top_keys[] = {
     "listen",
@@ -28,8 +29,40 @@ static const char *const top_keys[] = {
 };
 
 static const char *const app_keys[] = {
-    "appid", "path", "token", "aes_key", "previous_aes_key", "format", "require_encryption", NULL,
+    "appid",
+    "path",
+    "token",
+    "aes_key",
+    "previous_aes_key",
+    "previous_aes_key_until",
+    "format",
+    "require_encryption",
+    NULL,
 };
+
+/*
+ * "previous_aes_key_until": when a rotation ends, as RFC 3339 UTC
+ * ("2026-12-01T00:00:00Z") or unix seconds. Returns wall ms, or -1.
+ */
+static int64_t parse_until(const json_t *v)
+{
+    struct tm tm = {0};
+    const char *s, *end;
+    time_t t;
+
+    if (json_is_integer(v))
+        return json_integer_value(v) > 0 && json_integer_value(v) < (1LL << 40)
+                   ? (int64_t)json_integer_value(v) * 1000
+                   : -1;
+    if (!json_is_string(v))
+        return -1;
+    s = json_string_value(v);
+    end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!end || (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0))
+        return -1;
+    t = timegm(&tm);
+    return t > 0 ? (int64_t)t * 1000 : -1;
+}
 
 static void load_app(json_t *japp, const char *path, struct ingress_app *app, struct jc_errs *e)
 {
@@ -72,6 +105,15 @@ static void load_app(json_t *japp, const char *path, struct ingress_app *app, st
             app->has_prev_key = 1;
         else
             jc_error(e, path, "\"previous_aes_key\" must be 43 characters of [A-Za-z0-9]");
+    }
+    if (json_object_get(japp, "previous_aes_key_until")) {
+        app->prev_key_until_ms = parse_until(json_object_get(japp, "previous_aes_key_until"));
+        if (!prev)
+            jc_error(e, path, "\"previous_aes_key_until\" needs \"previous_aes_key\"");
+        if (app->prev_key_until_ms < 0)
+            jc_error(e, path,
+                     "\"previous_aes_key_until\" must be a UTC time like "
+                     "\"2026-12-01T00:00:00Z\" or unix seconds");
     }
     if (strcmp(fmt, "auto") == 0)
         app->format = 0;

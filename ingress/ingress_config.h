@@ -24,8 +24,9 @@ struct ingress_app {
     struct wx_aes_key key;
     int has_prev_key; /* previous EncodingAESKey still accepted (rotation) */
     struct wx_aes_key prev_key;
-    enum wx_format format;  /* 0 = detect per request */
-    int require_encryption; /* refuse plaintext pushes (default: when a key is set) */
+    int64_t prev_key_until_ms; /* wall ms after which prev_key is refused; 0 = no end */
+    enum wx_format format;     /* 0 = detect per request */
+    int require_encryption;    /* refuse plaintext pushes (default: when a key is set) */
 };
 
 struct ingress_config {

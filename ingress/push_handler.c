@@ -127,11 +127,14 @@ nomem:
     refuse(res, 503, "out_of_memory", "cannot build dead letter");
 }
 
-/* Decrypts with the current key, then with the previous one during a rotation. */
-static int decrypt(const struct ingress_app *app, const char *enc, char **doc, size_t *len)
+/* Decrypts with the current key, then with the previous one during a rotation
+ * (until previous_aes_key_until, when set). */
+static int decrypt(const struct ingress_app *app, const char *enc, int64_t now_ms, char **doc,
+                   size_t *len)
 {
     int rc = wxc_decrypt(&app->key, enc, strlen(enc), app->appid, doc, len);
     if (rc != WXC_OK && rc != WXC_ENOMEM && app->has_prev_key &&
+        (app->prev_key_until_ms == 0 || now_ms < app->prev_key_until_ms) &&
         wxc_decrypt(&app->prev_key, enc, strlen(enc), app->appid, doc, len) == WXC_OK)
         return WXC_OK;
     return rc;
@@ -173,7 +176,7 @@ static json_t *open_encrypted(const struct ingress_config *cfg, const struct ing
                     "encrypted push for an app without aes_key", openid, res);
         return NULL;
     }
-    rc = decrypt(app, enc, &plain, &plen);
+    rc = decrypt(app, enc, req->now_ms, &plain, &plen);
     if (rc != WXC_OK) {
         snprintf(perr, sizeof(perr), "decrypt: %s", wxc_strerror(rc));
         dead_letter(cfg, app, req, "decrypt_failed", perr, openid, res);

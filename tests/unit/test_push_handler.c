@@ -635,6 +635,68 @@ static void test_key_rotation(void **state)
     }
 }
 
+/* previous_aes_key_until ends a rotation: the old key works before it, not after. */
+static void test_key_rotation_period(void **state)
+{
+    struct ingress_config cfg;
+    const struct ingress_app *app;
+    const int64_t until_ms = 1796083200000LL; /* 2026-12-01T00:00:00Z */
+    static const int64_t now[] = {1796083200000LL - 1, 1796083200000LL};
+    (void)state;
+
+    assert_int_equal(load_config("{\"kafka\":{\"bootstrap.servers\":\"127.0.0.1:9\"},"
+                                 "\"timestamp_tolerance_s\":0,\"apps\":["
+                                 "{\"appid\":\"" ROT_APPID "\",\"token\":\"" ENC_TOKEN "\","
+                                 "\"aes_key\":\"" ROT_KEY "\","
+                                 "\"previous_aes_key\":\"" ENC_KEY "\","
+                                 "\"previous_aes_key_until\":\"2026-12-01T00:00:00Z\"}]}",
+                                 &cfg),
+                     0);
+    app = ingress_config_app(&cfg, "/wx/" ROT_APPID);
+    assert_non_null(app);
+    assert_int_equal(app->prev_key_until_ms, until_ms);
+    for (size_t i = 0; i < 2; i++) {
+        struct push_result res;
+        char *enc = encrypt_for(ENC_KEY, ROT_APPID, TEXT_XML);
+        char body[2048];
+        json_t *q = signed_query(ENC_TOKEN, "1714112445", "3");
+        add_msg_signature(q, ENC_TOKEN, enc);
+        snprintf(body, sizeof(body), "{\"Encrypt\":\"%s\"}", enc);
+        handle(&cfg, app, 1, q, body, strlen(body), now[i], &res);
+        if (i == 0)
+            assert_int_equal(res.outcome, PUSH_PUBLISH);
+        else
+            assert_dead_letter(&res, "decrypt_failed", ROT_APPID, q, body, strlen(body), now[i],
+                               OPENID);
+        kmsg_clear(&res.msg);
+        json_decref(q);
+        free(enc);
+    }
+    ingress_config_free(&cfg);
+
+    /* Unix seconds work too; a malformed time or one without a previous key is refused. */
+    assert_int_equal(load_config("{\"kafka\":{\"bootstrap.servers\":\"127.0.0.1:9\"},\"apps\":["
+                                 "{\"appid\":\"a1\",\"token\":\"tok\",\"aes_key\":\"" ROT_KEY "\","
+                                 "\"previous_aes_key\":\"" ENC_KEY "\","
+                                 "\"previous_aes_key_until\":1796083200}]}",
+                                 &cfg),
+                     0);
+    assert_int_equal(ingress_config_app(&cfg, "/wx/a1")->prev_key_until_ms, until_ms);
+    ingress_config_free(&cfg);
+    assert_int_not_equal(load_config("{\"kafka\":{\"bootstrap.servers\":\"127.0.0.1:9\"},"
+                                     "\"apps\":[{\"appid\":\"a1\",\"token\":\"tok\","
+                                     "\"aes_key\":\"" ROT_KEY "\",\"previous_aes_key\":\"" ENC_KEY
+                                     "\",\"previous_aes_key_until\":\"next tuesday\"}]}",
+                                     &cfg),
+                         0);
+    assert_int_not_equal(load_config("{\"kafka\":{\"bootstrap.servers\":\"127.0.0.1:9\"},"
+                                     "\"apps\":[{\"appid\":\"a1\",\"token\":\"tok\","
+                                     "\"aes_key\":\"" ROT_KEY "\","
+                                     "\"previous_aes_key_until\":1796083200}]}",
+                                     &cfg),
+                         0);
+}
+
 /*
  * Regression, fixed in wx_parse.c parse_xml, reached through push_handle: an authenticated
  * plaintext push in UTF-16 with an internal DTD is published with its entity
@@ -682,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_compatible_mode),
         cmocka_unit_test(test_encrypted_round_trip_json_and_xml),
         cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_key_rotation_period),
         cmocka_unit_test(test_utf16_dtd_push_not_published),
     };
     int failed;
