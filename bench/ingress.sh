@@ -34,7 +34,7 @@ cat >"$W/ingress.json" <<JSON
 JSON
 "$BIN/wxbridge-ingress" --config "$W/ingress.json" --ready-file "$W/ingress" 2>"$W/ingress.log" &
 ING_PID=$!
-pids+=($ING_PID)
+pids+=("$ING_PID")
 "$BIN/wxbridge-bench-ceiling" --ready-file "$W/ceiling" 2>"$W/ceiling.log" &
 pids+=($!)
 wait_file "$W/ingress"

@@ -32,7 +32,7 @@ cat >"$W/ingress.json" <<JSON
 JSON
 "$BIN/wxbridge-ingress" --config "$W/ingress.json" --ready-file "$W/ingress" 2>"$W/ingress.log" &
 ING_PID=$!
-pids+=($ING_PID)
+pids+=("$ING_PID")
 wait_file "$W/ingress"
 
 # Fill: each run cycles a pool 10% smaller than its request count, so 10% are retries.

@@ -10,6 +10,8 @@ PKGS=(
     libcurl4-openssl-dev libcmocka-dev
     kcat python3 python3-kafka curl
     clang libclang-rt-14-dev
+    # scripts/check-deploy.sh (promtool comes with prometheus)
+    yamllint python3-yaml shellcheck prometheus
 )
 [ "${WXB_BENCH:-0}" = 1 ] && PKGS+=(wrk)
 
@@ -25,5 +27,22 @@ echo "install-deps: installing ${missing[*]}" >&2
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
+# Packages here are tools, not services: the prometheus package (for promtool)
+# must not start a server on the build machine. policy-rc.d 101 = "do not start".
+tmp_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    tmp_policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$tmp_policy" >/dev/null
+    $SUDO chmod 755 "$tmp_policy"
+fi
+status=0
 $SUDO apt-get update -q >/dev/null
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+if [ -n "$tmp_policy" ]; then
+    $SUDO rm -f "$tmp_policy"
+    # systemd hosts ignore policy-rc.d: keep prometheus.service from running there.
+    if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+    fi
+fi
+exit "$status"
