@@ -3,6 +3,8 @@
  */
 #include "kafka_commit.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <stdio.h>
 
@@ -38,4 +40,28 @@ int kafka_commit_wait(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *off
     rd_kafka_event_destroy(ev);
     rd_kafka_queue_destroy(q); /* a late answer is dropped with it */
     return rc;
+}
+
+int kafka_consumer_close_wait(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_error_t *e = q ? rd_kafka_consumer_close_queue(rk, q) : NULL;
+    int64_t deadline = util_mono_ms() + timeout_ms;
+    int closed = 0;
+
+    if (q && !e) {
+        while (!(closed = rd_kafka_consumer_closed(rk)) && util_mono_ms() < deadline) {
+            rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+            /* The close's own revoke arrives here instead of the rebalance callback. */
+            if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                rd_kafka_assign(rk, NULL);
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    if (e)
+        rd_kafka_error_destroy(e);
+    if (q)
+        rd_kafka_queue_destroy(q);
+    rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+    return closed ? 0 : -ETIMEDOUT;
 }

@@ -1,9 +1,11 @@
 /*
- * kafka_commit: a synchronous offset commit with a deadline.
+ * kafka_commit: a consumer's last words with a deadline — a synchronous
+ * offset commit and the close of the consumer.
  *
- * rd_kafka_commit(..., async = 0) waits for the group coordinator without
- * any bound: with the brokers gone, a consumer committing at shutdown or on
- * a revoke hangs for good. This commit waits at most TIMEOUT_MS.
+ * rd_kafka_commit(..., async = 0) and rd_kafka_consumer_close() wait for the
+ * group coordinator without any bound: with the brokers gone, a consumer
+ * committing or closing at shutdown hangs for good (seen with librdkafka
+ * 2.0.2 once a commit was outstanding). These wait at most TIMEOUT_MS.
  */
 #ifndef WXB_KAFKA_COMMIT_H
 #define WXB_KAFKA_COMMIT_H
@@ -18,5 +20,14 @@
  */
 int kafka_commit_wait(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *offsets,
                       int timeout_ms, char *err, size_t errlen);
+
+/*
+ * Closes and destroys the consumer RK, waiting at most TIMEOUT_MS for it to
+ * leave its group; past that it is destroyed without the group handshake
+ * (the coordinator then notices at session.timeout.ms). Partitions still
+ * assigned are simply unassigned: finish and commit the work before calling
+ * this (no rebalance callback runs). Returns 0, or -ETIMEDOUT.
+ */
+int kafka_consumer_close_wait(rd_kafka_t *rk, int timeout_ms);
 
 #endif

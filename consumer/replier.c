@@ -867,9 +867,9 @@ void replier_free(replier *r)
     if (!r)
         return;
     if (r->consumer) {
-        /* Leaving the group revokes our partitions: the callback drains. */
-        rd_kafka_consumer_close(r->consumer);
-        rd_kafka_destroy(r->consumer);
+        /* replier_run() drained and committed; if it did not run, nothing was taken. */
+        if (kafka_consumer_close_wait(r->consumer, COMMIT_WAIT_MS) < 0)
+            log_event(LOG_WARN, "consumer_close_timeout", NULL);
     }
     if (r->producer) {
         rd_kafka_flush(r->producer, 2000); /* drain() already waited for what matters */

@@ -3,6 +3,7 @@
  */
 #include "replier_state.h"
 
+#include "kafka_commit.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "reply_cmd.h"
@@ -159,8 +160,7 @@ void replier_state_free(replier_state *s)
     if (!s)
         return;
     if (s->rk) {
-        rd_kafka_consumer_close(s->rk);
-        rd_kafka_destroy(s->rk);
+        kafka_consumer_close_wait(s->rk, 2000);
     }
     free(s);
 }

@@ -664,13 +664,12 @@ void router_free(router *r)
     if (!r)
         return;
     if (r->consumer) {
-        /* Leaving the group revokes our partitions: the callback commits the batch. */
-        rd_kafka_consumer_close(r->consumer);
-        rd_kafka_destroy(r->consumer);
+        /* router_run() committed what was finished (commit_all); leave the group. */
+        if (kafka_consumer_close_wait(r->consumer, COMMIT_WAIT_MS) < 0)
+            log_event(LOG_WARN, "consumer_close_timeout", NULL);
     }
     if (r->history) {
-        rd_kafka_consumer_close(r->history);
-        rd_kafka_destroy(r->history);
+        kafka_consumer_close_wait(r->history, 2000);
     }
     if (r->producer) {
         rd_kafka_flush(r->producer, 10000);
