@@ -605,6 +605,70 @@ size_t route_rules_count(const route_rules *r)
     return r ? r->n : 0;
 }
 
+/* T with {msg_type} and {event} replaced, or NULL (it needs {appid}, or is too long). */
+static char *expand_known(const char *t, const char *msg_type, const char *event)
+{
+    char buf[ROUTE_TOPIC_MAX + 1];
+    size_t len = 0;
+
+    for (const char *p = t; *p;) {
+        const char *val = NULL;
+        if (strncmp(p, "{msg_type}", 10) == 0)
+            val = msg_type, p += 10;
+        else if (strncmp(p, "{event}", 7) == 0)
+            val = event, p += 7;
+        else if (*p == '{')
+            return NULL;
+        if (!val) {
+            if (len >= ROUTE_TOPIC_MAX)
+                return NULL;
+            buf[len++] = *p++;
+            continue;
+        }
+        if (!*val || len + strlen(val) > ROUTE_TOPIC_MAX)
+            return NULL;
+        memcpy(buf + len, val, strlen(val));
+        len += strlen(val);
+    }
+    buf[len] = '\0';
+    return strdup(buf);
+}
+
+static size_t add_known(char **out, size_t n, size_t max, char *name)
+{
+    if (!name)
+        return n;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(out[i], name) == 0) {
+            free(name);
+            return n;
+        }
+    if (n >= max) {
+        free(name);
+        return n;
+    }
+    out[n] = name;
+    return n + 1;
+}
+
+size_t route_rules_known_topics(const route_rules *r, char **out, size_t max)
+{
+    /* What WeChat pushes to a Mini Program's customer service (docs/PROTOCOL.md). */
+    static const char *const msg_types[] = {"text", "image", "miniprogrampage", NULL};
+    static const char *const events[] = {"user_enter_tempsession", NULL};
+    size_t n = 0;
+
+    n = add_known(out, n, max, strdup(r->unrouted_topic));
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t j = 0; j < r->rules[i].n_publish; j++)
+            n = add_known(out, n, max, expand_known(r->rules[i].publish[j], "", ""));
+    for (size_t i = 0; msg_types[i]; i++)
+        n = add_known(out, n, max, expand_known(r->message_topic, msg_types[i], ""));
+    for (size_t i = 0; events[i]; i++)
+        n = add_known(out, n, max, expand_known(r->event_topic, "event", events[i]));
+    return n;
+}
+
 const char *route_rules_unrouted_topic(const route_rules *r)
 {
     return r ? r->unrouted_topic : ROUTE_DEFAULT_UNROUTED_TOPIC;

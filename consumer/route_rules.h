@@ -177,6 +177,17 @@ size_t route_rules_count(const route_rules *r);
 const char *route_rules_unrouted_topic(const route_rules *r);
 
 /*
+ * The topics R can be known to publish to before any record arrives, so a
+ * producer can look them up at start (librdkafka holds the first message to
+ * an unknown topic ~1 s for metadata): the unrouted topic, every publish
+ * template without placeholders, and the default topics for the MsgTypes and
+ * Events WeChat documents (templates that need {appid} are left out). Writes
+ * at most MAX malloc'd names into OUT and returns how many; the caller frees
+ * them.
+ */
+size_t route_rules_known_topics(const route_rules *r, char **out, size_t max);
+
+/*
  * Routes RECORD (borrowed, only read) with R and fills OUT, which is cleared
  * first (any previous content must have been released). A record that cannot
  * be interpreted is not an error: it returns 0 with out->unrouted set.

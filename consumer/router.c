@@ -8,7 +8,7 @@
 
 #include "dedup.h"
 #include "jsonw.h"
-#include "kafka_commit.h"
+#include "kafka_consumer.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "util.h"
@@ -42,9 +42,13 @@ struct topic_counter {
     mcounter *c;
 };
 
+#define WARM_TOPICS 64
+
 struct router {
     const struct router_config *cfg;
     rd_kafka_t *consumer, *producer, *history;
+    rd_kafka_topic_t *warm[WARM_TOPICS]; /* output topics looked up at start */
+    int nwarm;
     route_rules *rules;
     dedup *seen;
     metrics *m;
@@ -57,6 +61,7 @@ struct router {
     struct batch *head, *tail;
     int nbatches;
     atomic_int dr_failed;
+    atomic_int joined;
     int fatal;
 
     /* offset up to which this process itself routed and committed, per partition */
@@ -89,22 +94,7 @@ static mcounter *routed_counter(router *r, const char *topic)
 
 static double gauge_lag(void *arg)
 {
-    router *r = arg;
-    rd_kafka_topic_partition_list_t *a = NULL;
-    double lag = 0;
-
-    if (rd_kafka_assignment(r->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
-        return 0;
-    rd_kafka_position(r->consumer, a);
-    for (int i = 0; i < a->cnt; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(r->consumer, a->elems[i].topic, a->elems[i].partition,
-                                           &lo, &hi) == 0 &&
-            a->elems[i].offset >= 0 && hi > a->elems[i].offset)
-            lag += (double)(hi - a->elems[i].offset);
-    }
-    rd_kafka_topic_partition_list_destroy(a);
-    return lag;
+    return kafka_consumer_lag(((router *)arg)->consumer);
 }
 
 static double gauge_dedup_ids(void *arg)
@@ -423,6 +413,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rebuild_partition(r, parts->elems[i].partition);
         rd_kafka_assign(rk, parts);
         log_event(LOG_INFO, "partitions_assigned", "#count", n, NULL);
+        atomic_store(&r->joined, 1);
         write_ready(r);
     } else {
         /* Finish what was routed so the next owner starts after it. */
@@ -502,6 +493,29 @@ static void route_one(router *r, const rd_kafka_message_t *m)
 }
 
 /* ---- life cycle ---- */
+
+/*
+ * Looks up the output topics known in advance (rules, defaults, replies), so
+ * the first record for each is not held ~1 s while librdkafka fetches its
+ * metadata: on a fresh start the router otherwise stalls once per new topic.
+ * Topics that do not exist yet are skipped quietly.
+ */
+static void warm_topics(router *r)
+{
+    char *names[WARM_TOPICS];
+    size_t n = route_rules_known_topics(r->rules, names, WARM_TOPICS - 1);
+
+    names[n++] = strdup(r->cfg->reply_topic);
+    for (size_t i = 0; i < n; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *t = names[i] ? rd_kafka_topic_new(r->producer, names[i], NULL) : NULL;
+        if (t && rd_kafka_metadata(r->producer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+        if (t)
+            r->warm[r->nwarm++] = t;
+        free(names[i]);
+    }
+}
 
 static const char *const consumer_defaults[] = {
     "enable.auto.commit",
@@ -603,6 +617,7 @@ int router_new(const struct router_config *cfg, route_rules *rules, metrics *m,
                              : NULL;
     if (!r->consumer)
         goto fail;
+    warm_topics(r);
     rd_kafka_poll_set_consumer(r->history);
     rd_kafka_poll_set_consumer(r->consumer);
     sub = rd_kafka_topic_partition_list_new(1);
@@ -659,6 +674,11 @@ int router_run(router *r, volatile sig_atomic_t *stop, void (*tick)(router *, vo
     return r->fatal ? -1 : 0;
 }
 
+int router_ready(router *r)
+{
+    return atomic_load(&r->joined) && !atomic_load(&r->dr_failed);
+}
+
 void router_free(router *r)
 {
     if (!r)
@@ -671,6 +691,8 @@ void router_free(router *r)
     if (r->history) {
         kafka_consumer_close_wait(r->history, 2000);
     }
+    for (int i = 0; i < r->nwarm; i++)
+        rd_kafka_topic_destroy(r->warm[i]);
     if (r->producer) {
         rd_kafka_flush(r->producer, 10000);
         rd_kafka_destroy(r->producer);
