@@ -29,9 +29,9 @@ COPY tools/ tools/
 # BUILD_TESTING=OFF: the unit tests (and cmocka) are not needed to build the programs.
 RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF -DWXB_WERROR=ON \
     && cmake --build /build -j"$(nproc)" \
-        --target wxbridge-ingress wxbridge-router wxbridge-replier wxbridge-sim \
+        --target wxbridge-ingress wxbridge-router wxbridge-replier wxbridge-sim wxbridge-replay \
     && strip --strip-debug /build/bin/wxbridge-ingress /build/bin/wxbridge-router \
-        /build/bin/wxbridge-replier /build/bin/wxbridge-sim
+        /build/bin/wxbridge-replier /build/bin/wxbridge-sim /build/bin/wxbridge-replay
 
 # ---- runtime: the Debian runtime libraries, the programs, configs and schemas ----
 FROM debian:12-slim
@@ -46,7 +46,7 @@ RUN groupadd --system --gid 10001 wxbridge \
         --no-create-home --shell /usr/sbin/nologin wxbridge \
     && install -d -o wxbridge -g wxbridge -m 0750 /var/lib/wxbridge /var/lib/wxbridge/spool
 COPY --from=build /build/bin/wxbridge-ingress /build/bin/wxbridge-router \
-    /build/bin/wxbridge-replier /build/bin/wxbridge-sim /usr/local/bin/
+    /build/bin/wxbridge-replier /build/bin/wxbridge-sim /build/bin/wxbridge-replay /usr/local/bin/
 # Example configs (${NAME} placeholders, no secrets) and the record/rules schemas.
 COPY deploy/*.json /etc/wxbridge/
 COPY schema/ /usr/share/wxbridge/schema/
@@ -58,4 +58,4 @@ VOLUME ["/var/lib/wxbridge/spool"]
 # ingress/router/replier (their metrics_listen in the example configs).
 EXPOSE 8080 9108 9109 9110
 STOPSIGNAL SIGTERM
-CMD ["/bin/sh", "-c", "for p in wxbridge-ingress wxbridge-router wxbridge-replier wxbridge-sim; do \"$p\" --version; \"$p\" --help; echo; done"]
+CMD ["/bin/sh", "-c", "for p in wxbridge-ingress wxbridge-router wxbridge-replier wxbridge-sim wxbridge-replay; do \"$p\" --version; \"$p\" --help; echo; done"]

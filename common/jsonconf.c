@@ -243,3 +243,27 @@ void jc_known_keys(json_t *obj, const char *path, const char *const *known, stru
             jc_error(e, path, "unknown key \"%s\"", k);
     }
 }
+
+const char *const jc_log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+void jc_enum(json_t *obj, const char *path, const char *key, const char *def,
+             const char *const *allowed, const char **out, struct jc_errs *e)
+{
+    const char *v = NULL;
+    char list[256] = "";
+    size_t n = 0;
+
+    jc_str(obj, path, key, 0, def, &v, e);
+    *out = def;
+    if (!v)
+        return;
+    for (size_t i = 0; allowed[i]; i++) {
+        if (strcmp(v, allowed[i]) == 0) {
+            *out = v;
+            return;
+        }
+        n += (size_t)snprintf(list + n, n < sizeof(list) ? sizeof(list) - n : 0, "%s\"%s\"",
+                              i ? ", " : "", allowed[i]);
+    }
+    jc_error(e, path, "\"%s\" must be one of %s", key, list);
+}

@@ -49,6 +49,13 @@ void jc_int(json_t *obj, const char *path, const char *key, long long def, long 
             long long max, long long *out, struct jc_errs *e);
 void jc_bool(json_t *obj, const char *path, const char *key, int def, int *out, struct jc_errs *e);
 
+/* A string that must be one of ALLOWED (NULL-terminated); otherwise recorded and *OUT = DEF. */
+void jc_enum(json_t *obj, const char *path, const char *key, const char *def,
+             const char *const *allowed, const char **out, struct jc_errs *e);
+
+/* The log levels every program's "log_level" accepts (log_level_parse()). */
+extern const char *const jc_log_levels[];
+
 /* Records every key of OBJ that is not in KNOWN (NULL-terminated). */
 void jc_known_keys(json_t *obj, const char *path, const char *const *known, struct jc_errs *e);
 

@@ -3,9 +3,12 @@
  */
 #include "kafka_conf.h"
 
+#include "jsonconf.h"
+
 #include "log.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* librdkafka's own log lines become JSON lines like every other (syslog levels). */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -67,4 +70,30 @@ rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path, const cha
 fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+void kafka_conf_check(const json_t *kafka, struct jc_errs *e)
+{
+    char err[512];
+    rd_kafka_conf_t *conf;
+
+    if (!json_is_object(kafka)) {
+        jc_error(e, "$", "required object \"kafka\" is missing");
+        return;
+    }
+    if (!json_object_get(kafka, "bootstrap.servers"))
+        jc_error(e, "$.kafka", "required property \"bootstrap.servers\" is missing");
+    conf = kafka_conf_new(kafka, "$.kafka", NULL, err, sizeof(err));
+    if (!conf) {
+        /* kafka_conf_new() names the property's JSON path already: "PATH: message". */
+        char *sep = strstr(err, ": ");
+        if (sep) {
+            *sep = '\0';
+            jc_error(e, err, "%s", sep + 2);
+        } else {
+            jc_error(e, "$.kafka", "%s", err);
+        }
+    } else {
+        rd_kafka_conf_destroy(conf);
+    }
 }

@@ -20,4 +20,12 @@
 rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path, const char *const *defaults,
                                 char *err, size_t errlen);
 
+/*
+ * Validates a program's "kafka" object (KAFKA may be NULL): it must exist,
+ * name bootstrap.servers, and librdkafka must accept every property. Each
+ * problem goes into E with its JSON path ("$.kafka.linger.ms: ...").
+ */
+struct jc_errs;
+void kafka_conf_check(const json_t *kafka, struct jc_errs *e);
+
 #endif

@@ -1,7 +1,7 @@
 /*
- * kafka_commit: bounded synchronous commit. See kafka_commit.h.
+ * kafka_consumer: lag, bounded commit and close. See kafka_consumer.h.
  */
-#include "kafka_commit.h"
+#include "kafka_consumer.h"
 
 #include "util.h"
 
@@ -64,4 +64,23 @@ int kafka_consumer_close_wait(rd_kafka_t *rk, int timeout_ms)
         rd_kafka_queue_destroy(q);
     rd_kafka_destroy_flags(rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     return closed ? 0 : -ETIMEDOUT;
+}
+
+double kafka_consumer_lag(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    double lag = 0;
+
+    if (rd_kafka_assignment(rk, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
+        return 0;
+    rd_kafka_position(rk, a);
+    for (int i = 0; i < a->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(rk, a->elems[i].topic, a->elems[i].partition, &lo,
+                                           &hi) == 0 &&
+            a->elems[i].offset >= 0 && hi > a->elems[i].offset)
+            lag += (double)(hi - a->elems[i].offset);
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return lag;
 }

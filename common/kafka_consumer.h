@@ -1,5 +1,6 @@
 /*
- * kafka_commit: a consumer's last words with a deadline — a synchronous
+ * kafka_consumer: what every wxbridge consumer group member needs beyond
+ * librdkafka: its lag, and its last words with a deadline — a synchronous
  * offset commit and the close of the consumer.
  *
  * rd_kafka_commit(..., async = 0) and rd_kafka_consumer_close() wait for the
@@ -7,8 +8,8 @@
  * committing or closing at shutdown hangs for good (seen with librdkafka
  * 2.0.2 once a commit was outstanding). These wait at most TIMEOUT_MS.
  */
-#ifndef WXB_KAFKA_COMMIT_H
-#define WXB_KAFKA_COMMIT_H
+#ifndef WXB_KAFKA_CONSUMER_H
+#define WXB_KAFKA_CONSUMER_H
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
@@ -29,5 +30,12 @@ int kafka_commit_wait(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *off
  * this (no rebalance callback runs). Returns 0, or -ETIMEDOUT.
  */
 int kafka_consumer_close_wait(rd_kafka_t *rk, int timeout_ms);
+
+/*
+ * Records between the consumer's positions and the high watermarks of the
+ * partitions assigned to RK (cached watermarks: no request). For a metrics
+ * gauge; safe from any thread.
+ */
+double kafka_consumer_lag(rd_kafka_t *rk);
 
 #endif

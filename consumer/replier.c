@@ -10,7 +10,7 @@
 #include "replier_int.h"
 
 #include "jsonw.h"
-#include "kafka_commit.h"
+#include "kafka_consumer.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "util.h"
@@ -631,22 +631,7 @@ static double gauge_quota_users(void *arg)
 
 static double gauge_lag(void *arg)
 {
-    replier *r = arg;
-    rd_kafka_topic_partition_list_t *a = NULL;
-    double lag = 0;
-
-    if (rd_kafka_assignment(r->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
-        return 0;
-    rd_kafka_position(r->consumer, a);
-    for (int i = 0; i < a->cnt; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(r->consumer, a->elems[i].topic, a->elems[i].partition,
-                                           &lo, &hi) == 0 &&
-            a->elems[i].offset >= 0 && hi > a->elems[i].offset)
-            lag += (double)(hi - a->elems[i].offset);
-    }
-    rd_kafka_topic_partition_list_destroy(a);
-    return lag;
+    return kafka_consumer_lag(((replier *)arg)->consumer);
 }
 
 static void register_metrics(replier *r)
@@ -743,6 +728,20 @@ static rd_kafka_t *make_client(replier *r, rd_kafka_type_t type, char *err, size
     return rk;
 }
 
+/* Looks up the output topics at start: librdkafka holds the first message to a
+ * topic it has no metadata for ~1 s, and results are on every command's path. */
+static void warm_topics(replier *r)
+{
+    const char *names[3] = {r->cfg->results_topic, r->cfg->dlq_topic, r->cfg->inflight_topic};
+    for (int i = 0; i < 3; i++) {
+        const struct rd_kafka_metadata *md = NULL;
+        r->warm[i] = rd_kafka_topic_new(r->producer, names[i], NULL);
+        if (r->warm[i] &&
+            rd_kafka_metadata(r->producer, 0, r->warm[i], &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md);
+    }
+}
+
 int replier_new(const struct replier_config *cfg, metrics *m, const char *ready_file, replier **out,
                 char *err, size_t errlen)
 {
@@ -787,6 +786,7 @@ int replier_new(const struct replier_config *cfg, metrics *m, const char *ready_
     if (!(r->producer = make_client(r, RD_KAFKA_PRODUCER, err, errlen)) ||
         !(r->consumer = make_client(r, RD_KAFKA_CONSUMER, err, errlen)))
         goto fail;
+    warm_topics(r);
     rd_kafka_poll_set_consumer(r->consumer);
     sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, cfg->input_topic, RD_KAFKA_PARTITION_UA);
@@ -871,6 +871,9 @@ void replier_free(replier *r)
         if (kafka_consumer_close_wait(r->consumer, COMMIT_WAIT_MS) < 0)
             log_event(LOG_WARN, "consumer_close_timeout", NULL);
     }
+    for (int i = 0; i < 3; i++)
+        if (r->warm[i])
+            rd_kafka_topic_destroy(r->warm[i]);
     if (r->producer) {
         rd_kafka_flush(r->producer, 2000); /* drain() already waited for what matters */
         rd_kafka_destroy(r->producer);

@@ -125,20 +125,12 @@ static void load_apps(json_t *root, struct replier_config *cfg, struct jc_errs *
 int replier_config_load(json_t *root, struct replier_config *cfg, struct jc_errs *e)
 {
     int before = e->count;
-    char err[512];
-    rd_kafka_conf_t *kc;
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->root = json_incref(root);
     jc_known_keys(root, "$", keys, e);
     cfg->kafka = json_object_get(root, "kafka");
-    if (!json_is_object(cfg->kafka) || !json_object_get(cfg->kafka, "bootstrap.servers")) {
-        jc_error(e, "$", "\"kafka\" must be an object with \"bootstrap.servers\"");
-    } else if (!(kc = kafka_conf_new(cfg->kafka, "$.kafka", NULL, err, sizeof(err)))) {
-        jc_error(e, "$.kafka", "%s", err);
-    } else {
-        rd_kafka_conf_destroy(kc);
-    }
+    kafka_conf_check(cfg->kafka, e);
     jc_str(root, "$", "group_id", 0, "wxbridge-replier", &cfg->group_id, e);
     jc_str(root, "$", "input_topic", 0, "wx.replies", &cfg->input_topic, e);
     jc_str(root, "$", "results_topic", 0, "wx.replies.results", &cfg->results_topic, e);
@@ -150,7 +142,7 @@ int replier_config_load(json_t *root, struct replier_config *cfg, struct jc_errs
     if (cfg->api_base && !http_url(cfg->api_base))
         jc_error(e, "$.api_base", "must be an http:// or https:// URL");
     jc_str(root, "$", "metrics_listen", 0, NULL, &cfg->metrics_listen, e);
-    jc_str(root, "$", "log_level", 0, "info", &cfg->log_level, e);
+    jc_enum(root, "$", "log_level", "info", jc_log_levels, &cfg->log_level, e);
     load_apps(root, cfg, e);
     jc_int(root, "$", "max_in_flight", 64, 1, 4096, &cfg->max_in_flight, e);
     jc_int(root, "$", "max_pending", 10000, 1, 1000000, &cfg->max_pending, e);

@@ -110,6 +110,7 @@ struct replier {
     const struct replier_config *cfg;
     metrics *m;
     rd_kafka_t *consumer, *producer;
+    rd_kafka_topic_t *warm[3]; /* results, DLQ, intents: looked up at start */
     http_client *hc;
     token_cache *tokens;
     replier_state *state;

@@ -3,7 +3,7 @@
  */
 #include "replier_state.h"
 
-#include "kafka_commit.h"
+#include "kafka_consumer.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "reply_cmd.h"
@@ -38,9 +38,15 @@ struct replier_state {
     mcounter *c_results, *c_inbound, *c_inflight;
 };
 
+/* Commands wait for this reader (the quota guard's view of wx.inbound, the finished ids
+ * after an assignment): it must not sit in long-polling fetches. */
 static const char *const defaults[] = {
-    "enable.auto.commit", "false",     "enable.partition.eof",   "true", "auto.offset.reset",
-    "earliest",           "client.id", "wxbridge-replier-state", NULL,
+    "enable.auto.commit", "false",
+    "enable.partition.eof", "true",
+    "auto.offset.reset", "earliest",
+    "fetch.wait.max.ms", "10",
+    "client.id", "wxbridge-replier-state",
+    NULL,
 };
 
 static int partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t errlen)

@@ -49,6 +49,10 @@ void router_set_rules(router *r, route_rules *rules);
  */
 int router_run(router *r, volatile sig_atomic_t *stop, void (*tick)(router *, void *), void *arg);
 
+/* 1 once the router joined its group (first assignment) and while no output was
+ * refused (for /readyz). Any thread. */
+int router_ready(router *r);
+
 /* Leaves the group (committing what is finished) and frees R. NULL-safe. */
 void router_free(router *r);
 

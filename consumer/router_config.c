@@ -63,26 +63,18 @@ int router_config_load(json_t *root, const char *config_path, struct router_conf
                        route_rules **rules, struct jc_errs *e)
 {
     int before = e->count;
-    char err[512];
-    rd_kafka_conf_t *kc;
 
     memset(cfg, 0, sizeof(*cfg));
     *rules = NULL;
     cfg->root = json_incref(root);
     jc_known_keys(root, "$", keys, e);
     cfg->kafka = json_object_get(root, "kafka");
-    if (!json_is_object(cfg->kafka) || !json_object_get(cfg->kafka, "bootstrap.servers")) {
-        jc_error(e, "$", "\"kafka\" must be an object with \"bootstrap.servers\"");
-    } else if (!(kc = kafka_conf_new(cfg->kafka, "$.kafka", NULL, err, sizeof(err)))) {
-        jc_error(e, "$.kafka", "%s", err);
-    } else {
-        rd_kafka_conf_destroy(kc);
-    }
+    kafka_conf_check(cfg->kafka, e);
     jc_str(root, "$", "group_id", 0, "wxbridge-router", &cfg->group_id, e);
     jc_str(root, "$", "input_topic", 0, "wx.inbound", &cfg->input_topic, e);
     jc_str(root, "$", "reply_topic", 0, "wx.replies", &cfg->reply_topic, e);
     jc_str(root, "$", "metrics_listen", 0, NULL, &cfg->metrics_listen, e);
-    jc_str(root, "$", "log_level", 0, "info", &cfg->log_level, e);
+    jc_enum(root, "$", "log_level", "info", jc_log_levels, &cfg->log_level, e);
     jc_int(root, "$", "dedup_window_s", 3600, 1, 7 * 86400, &cfg->dedup_window_s, e);
     /* 32 bytes an id, allocated up front: 1 Mi ids = 32 MiB (~290 pushes/s for an hour). */
     jc_int(root, "$", "dedup_max_ids", 1024 * 1024, 1024, 1LL << 28, &cfg->dedup_max_ids, e);

@@ -16,6 +16,13 @@
 
 static volatile sig_atomic_t g_stop, g_reload;
 
+static int ready_fn(void *arg, char *buf, size_t len)
+{
+    int ok = router_ready(arg);
+    snprintf(buf, len, "{\"ready\":%s}", ok ? "true" : "false");
+    return ok;
+}
+
 static void on_signal(int sig)
 {
     if (sig == SIGHUP)
@@ -93,6 +100,8 @@ int main(int argc, char **argv)
         goto out;
     }
     oc.metrics = m;
+    oc.ready = ready_fn;
+    oc.arg = r;
     if (cfg.metrics_listen) {
         if (ops_http_start(cfg.metrics_listen, &oc, &ops, url, sizeof(url), err, sizeof(err)) < 0) {
             log_event(LOG_ERROR, "listen_failed", "error", err, NULL);

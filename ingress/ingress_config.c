@@ -88,6 +88,8 @@ static void load_app(json_t *japp, const char *path, struct ingress_app *app, st
         jc_error(e, path, "\"token\" must be 3 to 32 characters (WeChat's limit)");
     if (p && p[0] != '/')
         jc_error(e, path, "\"path\" must start with '/'");
+    if (p && strlen(p) >= sizeof(app->path))
+        jc_error(e, path, "\"path\" must be at most %zu characters", sizeof(app->path) - 1);
     if (p)
         snprintf(app->path, sizeof(app->path), "%s", p);
     else if (app->appid)
@@ -128,31 +130,6 @@ static void load_app(json_t *japp, const char *path, struct ingress_app *app, st
         jc_error(e, path, "\"require_encryption\" needs \"aes_key\"");
 }
 
-static void check_kafka(const json_t *kafka, struct jc_errs *e)
-{
-    char err[512];
-    rd_kafka_conf_t *conf;
-
-    if (!kafka) {
-        jc_error(e, "$", "required object \"kafka\" is missing");
-        return;
-    }
-    if (!json_object_get(kafka, "bootstrap.servers"))
-        jc_error(e, "$.kafka", "required property \"bootstrap.servers\" is missing");
-    conf = kafka_conf_new(kafka, "$.kafka", NULL, err, sizeof(err));
-    if (!conf) {
-        /* kafka_conf_new() names the property's JSON path already: "PATH: message". */
-        char *sep = strstr(err, ": ");
-        if (sep) {
-            *sep = '\0';
-            jc_error(e, err, "%s", sep + 2);
-        } else {
-            jc_error(e, "$.kafka", "%s", err);
-        }
-    } else
-        rd_kafka_conf_destroy(conf);
-}
-
 int ingress_config_load(json_t *root, struct ingress_config *cfg, struct jc_errs *e)
 {
     json_t *apps;
@@ -166,7 +143,7 @@ int ingress_config_load(json_t *root, struct ingress_config *cfg, struct jc_errs
     jc_str(root, "$", "topic", 0, "wx.inbound", &cfg->topic, e);
     jc_str(root, "$", "dlq_topic", 0, "wx.inbound.dlq", &cfg->dlq_topic, e);
     jc_str(root, "$", "spool_dir", 0, "var/spool", &cfg->spool_dir, e);
-    jc_str(root, "$", "log_level", 0, "info", &cfg->log_level, e);
+    jc_enum(root, "$", "log_level", "info", jc_log_levels, &cfg->log_level, e);
     jc_int(root, "$", "spool_max_bytes", 1024LL * 1024 * 1024, 1024 * 1024, 1LL << 40,
            &cfg->spool_max_bytes, e);
     jc_int(root, "$", "timestamp_tolerance_s", 300, 0, 86400 * 365, &cfg->timestamp_tolerance_s, e);
@@ -179,7 +156,7 @@ int ingress_config_load(json_t *root, struct ingress_config *cfg, struct jc_errs
     jc_int(root, "$", "threads", 2, 2, 64, &cfg->threads, e);
     jc_int(root, "$", "shutdown_timeout_ms", 10000, 0, 600000, &cfg->shutdown_timeout_ms, e);
     cfg->kafka = json_object_get(root, "kafka");
-    check_kafka(cfg->kafka, e);
+    kafka_conf_check(cfg->kafka, e);
 
     apps = json_object_get(root, "apps");
     if (!json_is_array(apps) || json_array_size(apps) == 0) {

@@ -228,14 +228,18 @@ class IntegrationCase(unittest.TestCase):
         return r
 
 
-class Router:
-    """wxbridge-router with a config written from CFG (kafka bootstrap filled in)."""
+class ConsumerProgram:
+    """A consumer program (router, replier) started with a config written from CFG on top
+    of BASE (the kafka object is merged) and --ready-file; its ops URL comes from the log."""
 
-    def __init__(self, workdir, bootstrap, cfg=None, name="router"):
+    program = None
+    ops_event = None
+
+    def __init__(self, workdir, name, base, cfg):
         self.workdir = workdir
         self.name = name
-        c = {"kafka": {"bootstrap.servers": bootstrap, "session.timeout.ms": 6000},
-             "metrics_listen": "127.0.0.1:0", "commit_interval_ms": 50}
+        c = dict(base)
+        c["kafka"] = dict(base["kafka"])
         for k, v in (cfg or {}).items():
             if k == "kafka":
                 c["kafka"].update(v)
@@ -253,10 +257,10 @@ class Router:
         ready = os.path.join(self.workdir, self.name + ".ready")
         if os.path.exists(ready):
             os.unlink(ready)
-        self.p = Proc("wxbridge-router", ["--config", self.cfg_path, "--ready-file", ready],
+        self.p = Proc(self.program, ["--config", self.cfg_path, "--ready-file", ready],
                       self.workdir, log_name=f"{self.name}-{int(time.time() * 1000)}")
         wait_file(ready, self.p.proc, timeout=60)
-        ops = [e for e in self.p.events() if e.get("event") == "router_ops_ready"]
+        ops = [e for e in self.p.events() if e.get("event") == self.ops_event]
         self.ops = urllib.parse.urlparse(ops[0]["ops_url"]) if ops else None
 
     def metrics(self):
@@ -273,6 +277,18 @@ class Router:
 
     def stop(self, sig=signal.SIGTERM):
         return self.p.stop(sig)
+
+
+class Router(ConsumerProgram):
+    """wxbridge-router with a config written from CFG (kafka bootstrap filled in)."""
+
+    program = "wxbridge-router"
+    ops_event = "router_ops_ready"
+
+    def __init__(self, workdir, bootstrap, cfg=None, name="router"):
+        super().__init__(workdir, name, {
+            "kafka": {"bootstrap.servers": bootstrap, "session.timeout.ms": 6000},
+            "metrics_listen": "127.0.0.1:0", "commit_interval_ms": 50}, cfg)
 
 
 def kcat_produce(bootstrap, topic, records, headers=()):
@@ -284,50 +300,18 @@ def kcat_produce(bootstrap, topic, records, headers=()):
     subprocess.run(args, input=data.encode(), check=True, timeout=60)
 
 
-class Replier:
+class Replier(ConsumerProgram):
     """wxbridge-replier with a config written from CFG (kafka and api_base filled in)."""
 
+    program = "wxbridge-replier"
+    ops_event = "replier_ops_ready"
+
     def __init__(self, workdir, bootstrap, api_base, cfg=None, name="replier"):
-        self.workdir = workdir
-        self.name = name
-        c = {"kafka": {"bootstrap.servers": bootstrap, "session.timeout.ms": 6000},
-             "api_base": api_base, "metrics_listen": "127.0.0.1:0", "commit_interval_ms": 50,
-             "apps": [{"appid": APPID, "secret": APPID + "-secret"},
-                      {"appid": PLAIN_APPID, "secret": PLAIN_APPID + "-secret"}]}
-        for k, v in (cfg or {}).items():
-            if k == "kafka":
-                c["kafka"].update(v)
-            else:
-                c[k] = v
-        self.cfg_path = os.path.join(workdir, name + ".json")
-        with open(self.cfg_path, "w") as f:
-            json.dump(c, f)
-        self.start()
-
-    def start(self):
-        ready = os.path.join(self.workdir, self.name + ".ready")
-        if os.path.exists(ready):
-            os.unlink(ready)
-        self.p = Proc("wxbridge-replier", ["--config", self.cfg_path, "--ready-file", ready],
-                      self.workdir, log_name=f"{self.name}-{int(time.time() * 1000)}")
-        wait_file(ready, self.p.proc, timeout=60)
-        ops = [e for e in self.p.events() if e.get("event") == "replier_ops_ready"]
-        self.ops = urllib.parse.urlparse(ops[0]["ops_url"]) if ops else None
-
-    def metrics(self):
-        c = http.client.HTTPConnection(self.ops.hostname, self.ops.port, timeout=10)
-        c.request("GET", "/metrics")
-        text = c.getresponse().read().decode()
-        c.close()
-        values = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, v = line.rpartition(" ")
-                values[name] = float(v)
-        return values
-
-    def stop(self, sig=signal.SIGTERM):
-        return self.p.stop(sig)
+        super().__init__(workdir, name, {
+            "kafka": {"bootstrap.servers": bootstrap, "session.timeout.ms": 6000},
+            "api_base": api_base, "metrics_listen": "127.0.0.1:0", "commit_interval_ms": 50,
+            "apps": [{"appid": APPID, "secret": APPID + "-secret"},
+                     {"appid": PLAIN_APPID, "secret": PLAIN_APPID + "-secret"}]}, cfg)
 
 
 class SimApi:

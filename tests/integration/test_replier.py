@@ -108,11 +108,13 @@ class ReplierTest(ReplierCase):
         for i in range(100):
             self.assertEqual(res[f"t:{i}"]["status"], "sent", res[f"t:{i}"])
         closed = res["t:1000"]
-        self.assertEqual((closed["status"], closed["errcode"], closed["attempts"]),
-                         ("rejected", 45015, 1))
+        self.assertEqual((closed["status"], closed["errcode"]), ("rejected", 45015))
         every = api.calls(all=True)
-        self.assertEqual(len([c for c in every if c["path"] == SEND
-                              and c["body"].get("touser") == "o-closed"]), 1)
+        to_closed = [c for c in every if c["path"] == SEND and c["body"].get("touser") == "o-closed"]
+        # -1 (busy, 30%) may come first and is retried; 45015 is final: never called again.
+        self.assertEqual([c.get("errcode") for c in to_closed].count(45015), 1, to_closed)
+        self.assertEqual(to_closed[-1].get("errcode"), 45015)
+        self.assertEqual(closed["attempts"], len(to_closed))
         self.assertGreater(r.metrics()["wxbridge_replier_retries_total"], 0)
         self.assertEqual(max(sends_by_content(api.calls()).values()), 1)
         # per-user order: each user's accepted sends arrive in command order
