@@ -39,6 +39,7 @@ bench: build
 	bash bench/ingress.sh $(BUILD)/bin
 	bash bench/router.sh $(BUILD)/bin
 	bash bench/replier.sh $(BUILD)/bin
+	bash bench/pipeline.sh $(BUILD)/bin
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
