@@ -58,6 +58,8 @@ ALLOWED_NOT_RUN = {
     "BENCH_SECONDS=10 bash bench/ingress.sh build/bin": "a benchmark: minutes of load",
     "BENCH_RECORDS=100000 bash bench/router.sh build/bin": "a benchmark: minutes of load",
     "bash bench/replier.sh build/bin": "a benchmark: minutes of load",
+    "bash bench/pipeline.sh build/bin": "a benchmark: minutes of load",
+    "BENCH_PUSHES=3000 bash bench/pipeline.sh build/bin": "a benchmark: minutes of load",
     "make format": "rewrites the sources",
 }
 DOC_TAGS = {"sh", "sh-production", "text", "console", "json"}

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 import unittest
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from harness import (AES_KEY, APPID, TOKEN, IntegrationCase, Replier, SimApi, kcat_produce,
@@ -230,6 +231,7 @@ class ReplierTest(ReplierCase):
 
         srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
         self.addCleanup(srv.shutdown)
         img = f"http://127.0.0.1:{srv.server_address[1]}/cat.png"
         api = self.sim_api()
@@ -255,6 +257,81 @@ class ReplierTest(ReplierCase):
         self.assertIn("media_id", sends[0]["body"]["image"])
         typing = [c for c in calls if c["path"] == "/cgi-bin/message/custom/typing"]
         self.assertEqual(typing[0]["body"], {"touser": "o-pic", "command": "Typing"})
+
+
+class ReplierModesTest(ReplierCase):
+    def test_5xx_and_dropped_connections_are_retried_and_exhaustion_goes_to_the_dlq(self):
+        api = self.sim_api({"faults": {"http_5xx_rate": 0.3, "drop_rate": 0.1, "seed": 3}})
+        r = self.replier(api, quota_guard=False, backoff_base_ms=20, backoff_max_ms=100,
+                         max_attempts=15, http_timeout_ms=2000)
+        produce_commands(self.broker.bootstrap, [command(i, f"o-user{i % 5}") for i in range(40)])
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 40)}
+        self.assertEqual({x["status"] for x in res.values()}, {"sent"})
+        self.assertEqual(max(sends_by_content(api.calls()).values()), 1)
+        # Always busy: every attempt is spent, then one failed result and one DLQ record.
+        api.set_faults({"busy_rate": 1})
+        produce_commands(self.broker.bootstrap, [command(100, "o-busy")])
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 41)}
+        busy = res["t:100"]
+        self.assertEqual((busy["status"], busy["errcode"], busy["attempts"]), ("failed", -1, 15))
+        dlq = [json.loads(m["payload"])
+               for m in kcat_read(self.broker.bootstrap, "wx.replies.dlq", expect=1)]
+        self.assertEqual([(d["reason"], d["command"]["id"]) for d in dlq],
+                         [("retries_exhausted", "t:100")])
+        self.assertGreater(r.metrics()["wxbridge_replier_retries_total"], 14)
+
+    def test_rate_limit_spaces_the_sends_of_an_app(self):
+        api = self.sim_api()
+        self.replier(api, quota_guard=False,
+                     apps=[{"appid": APPID, "secret": APPID + "-secret", "rate_per_s": 20,
+                            "burst": 1}])
+        produce_commands(self.broker.bootstrap, [command(i, f"o-user{i}") for i in range(41)])
+        results(self.broker.bootstrap, 41)
+        at = sorted(c["at_ms"] for c in api.calls() if c["path"] == SEND)
+        self.assertEqual(len(at), 41)
+        # 41 sends at 20/s with a burst of 1 need at least 40 / 20 s between first and last.
+        self.assertGreaterEqual(at[-1] - at[0], 1900)
+
+    def test_legacy_and_token_url_modes(self):
+        api = self.sim_api()
+        token_hits = []
+
+        class TokenService(BaseHTTPRequestHandler):
+            def do_GET(self):
+                # A company token service: fetches WeChat's stable token and hands it out.
+                token_hits.append(self.path)
+                body = json.dumps({"appid": "wxplain0000000001",
+                                   "secret": "wxplain0000000001-secret",
+                                   "grant_type": "client_credential"}).encode()
+                req = urllib.request.Request(api.url + "/cgi-bin/stable_token", data=body,
+                                             headers={"Content-Type": "application/json"})
+                answer = urllib.request.urlopen(req, timeout=10).read()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *a):
+                pass
+
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), TokenService)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        self.replier(api, quota_guard=False, apps=[
+            {"appid": APPID, "secret": APPID + "-secret", "token_mode": "legacy"},
+            {"appid": "wxplain0000000001", "token_mode": "url",
+             "token_url": f"http://127.0.0.1:{srv.server_address[1]}/token"}])
+        produce_commands(self.broker.bootstrap, [
+            command(1, "o-legacy"), command(2, "o-url", appid="wxplain0000000001")])
+        res = {x["id"]: x for x in results(self.broker.bootstrap, 2)}
+        self.assertEqual({x["status"] for x in res.values()}, {"sent"}, res)
+        calls = api.calls()
+        self.assertEqual(len([c for c in calls if c["path"] == "/cgi-bin/token"]), 1)
+        self.assertEqual(token_hits, ["/token?appid=wxplain0000000001"])
+        secret_in_logs = [e for e in self.procs[-1].p.events() if APPID + "-secret" in json.dumps(e)]
+        self.assertEqual(secret_in_logs, [], "secrets are never logged")
 
 
 if __name__ == "__main__":
