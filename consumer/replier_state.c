@@ -41,11 +41,16 @@ struct replier_state {
 /* Commands wait for this reader (the quota guard's view of wx.inbound, the finished ids
  * after an assignment): it must not sit in long-polling fetches. */
 static const char *const defaults[] = {
-    "enable.auto.commit", "false",
-    "enable.partition.eof", "true",
-    "auto.offset.reset", "earliest",
-    "fetch.wait.max.ms", "10",
-    "client.id", "wxbridge-replier-state",
+    "enable.auto.commit",
+    "false",
+    "enable.partition.eof",
+    "true",
+    "auto.offset.reset",
+    "earliest",
+    "fetch.wait.max.ms",
+    "10",
+    "client.id",
+    "wxbridge-replier-state",
     NULL,
 };
 
