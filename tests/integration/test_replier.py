@@ -280,6 +280,25 @@ class ReplierModesTest(ReplierCase):
                          [("retries_exhausted", "t:100")])
         self.assertGreater(r.metrics()["wxbridge_replier_retries_total"], 14)
 
+    def test_token_refreshed_before_it_expires(self):
+        # Tokens live 14 s; WeChat's stable_token hands out a new one in the last 10 s.
+        api = self.sim_api({"token_ttl_s": 14, "stable_renew_before_s": 10})
+        self.replier(api, quota_guard=False, token_refresh_margin_s=12)
+        for batch in range(6):
+            produce_commands(self.broker.bootstrap,
+                             [command(batch * 10 + i, f"o-user{i}") for i in range(10)])
+            time.sleep(3)
+        res = results(self.broker.bootstrap, 60)
+        self.assertEqual({x["status"] for x in res}, {"sent"})
+        every = api.calls(all=True)
+        self.assertEqual([c for c in every if c.get("errcode") in (40001, 42001)], [],
+                         "no send ever used an expired token")
+        tokens = [c for c in every if c["path"] == "/cgi-bin/stable_token"]
+        self.assertGreaterEqual(len(tokens), 2, "refreshed in the background")
+        self.assertFalse(any(c["body"]["force_refresh"] for c in tokens), "never forced")
+        used = {c["query"]["access_token"] for c in every if c["path"] == SEND}
+        self.assertGreaterEqual(len(used), 2, "sends moved to the new token")
+
     def test_rate_limit_spaces_the_sends_of_an_app(self):
         api = self.sim_api()
         self.replier(api, quota_guard=False,
