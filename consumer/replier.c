@@ -524,16 +524,19 @@ static void drain(replier *r)
     char n[16];
 
     r->draining = 1;
+    r->drain_deadline = deadline;
     for (;;) {
-        int intents = 0;
-        for (struct cmd *c = r->all; c && !intents; c = c->all_next)
-            intents =
-                !c->abandoned && ((c->state == CS_INTENT && !c->intent_acked) ||
-                                  (c->state == CS_READY && c->intent_acked && c->attempts == 0));
-        if ((hc_active(r->hc) == 0 && !intents) || util_mono_ms() >= deadline)
+        /* Started sends (intent written) are finished, retries included, until the deadline. */
+        int started = 0;
+        for (struct cmd *c = r->all; c && !started; c = c->all_next)
+            started = !c->abandoned &&
+                      ((c->state == CS_INTENT && !c->intent_acked) ||
+                       ((c->state == CS_READY || c->state == CS_TIMER) && c->intent_acked));
+        if ((hc_active(r->hc) == 0 && !started) || util_mono_ms() >= deadline)
             break;
         hc_run(r->hc, 10);
         rd_kafka_poll(r->producer, hc_active(r->hc) ? 0 : 5);
+        send_timers_due(r);
         send_dispatch_draining(r);
     }
     snprintf(n, sizeof(n), "%d", hc_active(r->hc));

@@ -127,7 +127,8 @@ struct replier {
     int ready_written;
     atomic_int ready;
     int assigned;
-    int draining; /* revoke or shutdown: no new sends */
+    int draining;           /* revoke or shutdown: no new sends */
+    int64_t drain_deadline; /* monotonic: when draining gives up */
     int fatal;
     atomic_int dr_failed;
     int paused;

@@ -136,7 +136,19 @@ static void give_up_draining(replier *r, struct cmd *c, long errcode, const char
 /* A failure worth retrying: back off, or give up after max_attempts. */
 static void retry_or_fail(replier *r, struct cmd *c, long errcode, const char *errmsg)
 {
-    if (r->draining) {
+    long long delay =
+        c->attempts >= r->cfg->max_attempts
+            ? 0
+            : wx_backoff_ms(c->attempts, r->cfg->backoff_base_ms, r->cfg->backoff_max_ms, &r->rng);
+
+    if (r->draining && c->attempts < r->cfg->max_attempts) {
+        /* A started send (intent in Kafka) keeps its retries while the drain lasts:
+         * ending it here would leave an outcome the next owner cannot know. */
+        if (c->intent_acked && util_mono_ms() + delay < r->drain_deadline) {
+            mcounter_add(r->c_retries, 1);
+            send_timer_push(r, c, delay);
+            return;
+        }
         give_up_draining(r, c, errcode, errmsg);
         return;
     }
@@ -149,8 +161,7 @@ static void retry_or_fail(replier *r, struct cmd *c, long errcode, const char *e
         return;
     }
     mcounter_add(r->c_retries, 1);
-    send_timer_push(
-        r, c, wx_backoff_ms(c->attempts, r->cfg->backoff_base_ms, r->cfg->backoff_max_ms, &r->rng));
+    send_timer_push(r, c, delay);
 }
 
 /* Parses WeChat's {"errcode":..,"errmsg":..}; a 200 without errcode is success. */
@@ -462,7 +473,7 @@ void send_dispatch_draining(replier *r)
     while ((c = go_pop(r)))
         send_step(r, c);
     while ((c = ready_pop(r))) {
-        if (c->intent_acked && c->attempts == 0)
+        if (c->intent_acked)
             send_step(r, c); /* its intent is in Kafka: finish what was started */
         else
             c->state = CS_QUEUED; /* forgotten by drain() */
