@@ -12,6 +12,7 @@
 #include "jsonw.h"
 #include "kafka_consumer.h"
 #include "kafka_conf.h"
+#include "kafka_topic.h"
 #include "log.h"
 #include "util.h"
 
@@ -736,13 +737,8 @@ static rd_kafka_t *make_client(replier *r, rd_kafka_type_t type, char *err, size
 static void warm_topics(replier *r)
 {
     const char *names[3] = {r->cfg->results_topic, r->cfg->dlq_topic, r->cfg->inflight_topic};
-    for (int i = 0; i < 3; i++) {
-        const struct rd_kafka_metadata *md = NULL;
-        r->warm[i] = rd_kafka_topic_new(r->producer, names[i], NULL);
-        if (r->warm[i] &&
-            rd_kafka_metadata(r->producer, 0, r->warm[i], &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_metadata_destroy(md);
-    }
+    for (int i = 0; i < 3; i++)
+        kafka_topic_lookup(r->producer, names[i], 5000, &r->warm[i]);
 }
 
 int replier_new(const struct replier_config *cfg, metrics *m, const char *ready_file, replier **out,

@@ -5,6 +5,7 @@
 
 #include "kafka_consumer.h"
 #include "kafka_conf.h"
+#include "kafka_topic.h"
 #include "log.h"
 #include "reply_cmd.h"
 #include "util.h"
@@ -58,16 +59,7 @@ static int partition_count(rd_kafka_t *rk, const char *topic, char *err, size_t 
 {
     int64_t deadline = util_mono_ms() + METADATA_TIMEOUT_MS;
     for (;;) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
-        int n = -1;
-        if (t && rd_kafka_metadata(rk, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            n = md->topics[0].partition_cnt;
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (t)
-            rd_kafka_topic_destroy(t);
+        int n = kafka_topic_lookup(rk, topic, 5000, NULL);
         if (n > 0)
             return n > PARTS_MAX ? PARTS_MAX : n;
         if (util_mono_ms() >= deadline) {
@@ -176,19 +168,6 @@ void replier_state_free(replier_state *s)
     free(s);
 }
 
-static int header(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t n;
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n) || !v ||
-        n >= len)
-        return -1;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    return 0;
-}
-
 static void remember(replier_state *s, const char *id, const char *appid, const char *touser,
                      int sent, int64_t at_ms)
 {
@@ -243,13 +222,13 @@ static void on_inbound(replier_state *s, const rd_kafka_message_t *m, int64_t ts
     int enter;
 
     if (ts < util_wall_ms() - QUOTA_HISTORY_MS || !m->key || m->key_len == 0 ||
-        m->key_len >= sizeof(openid) || header(m, "wx-appid", appid, sizeof(appid)) < 0 ||
-        header(m, "wx-msg-type", type, sizeof(type)) < 0)
+        m->key_len >= sizeof(openid) || !kafka_header_str(m, "wx-appid", appid, sizeof(appid)) ||
+        !kafka_header_str(m, "wx-msg-type", type, sizeof(type)))
         return;
     memcpy(openid, m->key, m->key_len);
     openid[m->key_len] = '\0';
     enter = strcmp(type, "event") == 0;
-    if (enter && (header(m, "wx-event", event, sizeof(event)) < 0 ||
+    if (enter && (!kafka_header_str(m, "wx-event", event, sizeof(event)) ||
                   strcmp(event, "user_enter_tempsession") != 0))
         return; /* other events open no window */
     mcounter_add(s->c_inbound, 1);

@@ -10,6 +10,7 @@
 #include "jsonw.h"
 #include "kafka_consumer.h"
 #include "kafka_conf.h"
+#include "kafka_topic.h"
 #include "log.h"
 #include "util.h"
 
@@ -304,19 +305,6 @@ static int batch_add(router *r, const rd_kafka_message_t *m)
 
 /* ---- dedup rebuild ---- */
 
-static const char *header_str(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
-{
-    rd_kafka_headers_t *h = NULL;
-    const void *v;
-    size_t n;
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n) || !v ||
-        n >= len)
-        return NULL;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    return buf;
-}
-
 /*
  * Reads back the ids of partition P's records from (now - window) up to its
  * committed offset, so that retries of records routed before this
@@ -369,7 +357,7 @@ static void rebuild_partition(router *r, int32_t p)
             ts = rd_kafka_message_timestamp(m, &tt);
             if (ts <= 0)
                 ts = util_wall_ms();
-            if (ts >= oldest && header_str(m, "wx-id", id, sizeof(id))) {
+            if (ts >= oldest && kafka_header_str(m, "wx-id", id, sizeof(id))) {
                 dedup_add(r->seen, id, ts);
                 n++;
             }
@@ -445,7 +433,7 @@ static void route_one(router *r, const rd_kafka_message_t *m)
                 hdrs, "wx-unrouted-reason", "bad_record");
         return;
     }
-    id = header_str(m, "wx-id", idbuf, sizeof(idbuf));
+    id = kafka_header_str(m, "wx-id", idbuf, sizeof(idbuf));
     if (!id)
         id = json_string_value(json_object_get(rec, "id"));
     /* Checked and remembered with one hash. Remembering before routing is safe here: the
@@ -507,10 +495,9 @@ static void warm_topics(router *r)
 
     names[n++] = strdup(r->cfg->reply_topic);
     for (size_t i = 0; i < n; i++) {
-        const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_topic_t *t = names[i] ? rd_kafka_topic_new(r->producer, names[i], NULL) : NULL;
-        if (t && rd_kafka_metadata(r->producer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-            rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_t *t = NULL;
+        if (names[i])
+            kafka_topic_lookup(r->producer, names[i], 5000, &t);
         if (t)
             r->warm[r->nwarm++] = t;
         free(names[i]);
