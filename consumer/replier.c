@@ -134,25 +134,21 @@ static unsigned user_hash(const char *key)
 
 static struct user *user_get(replier *r, const char *appid, const char *touser)
 {
-    size_t n = strlen(appid) + strlen(touser) + 2;
-    char *key = malloc(n);
+    /* appid and touser were validated (reply_cmd): the key fits on the stack, and is
+     * copied only for a user not seen before. */
+    char key[REPLY_APPID_BUF + REPLY_TOUSER_BUF + 1];
     struct user *u;
     unsigned h;
 
-    if (!key)
-        return NULL;
-    snprintf(key, n, "%s\n%s", appid, touser);
+    snprintf(key, sizeof(key), "%s\n%s", appid, touser);
     h = user_hash(key);
     for (u = r->users[h]; u; u = u->next)
-        if (strcmp(u->key, key) == 0) {
-            free(key);
+        if (strcmp(u->key, key) == 0)
             return u;
-        }
-    if (!(u = calloc(1, sizeof(*u)))) {
-        free(key);
+    if (!(u = calloc(1, sizeof(*u))) || !(u->key = strdup(key))) {
+        free(u);
         return NULL;
     }
-    u->key = key;
     u->next = r->users[h];
     r->users[h] = u;
     return u;
@@ -449,6 +445,7 @@ static void take_invalid(replier *r, struct cmd *c, const rd_kafka_message_t *m,
 
 static void take(replier *r, const rd_kafka_message_t *m)
 {
+    const struct replier_app *app;
     struct cmd *c = calloc(1, sizeof(*c));
     struct ptrack *t = ptrack_get(r, m->partition);
     char reason[64], detail[256];
@@ -482,11 +479,9 @@ static void take(replier *r, const rd_kafka_message_t *m)
         return;
     }
     c->valid = 1;
-    c->app = -1;
-    for (int i = 0; i < r->cfg->napps; i++)
-        if (strcmp(r->cfg->apps[i].appid, c->rc.appid) == 0)
-            c->app = i;
-    if (c->app < 0) {
+    app = replier_config_app(r->cfg, c->rc.appid);
+    c->app = app ? (int)(app - r->cfg->apps) : -1;
+    if (!app) {
         if (dedup_seen(r->finished, c->rc.id, util_wall_ms()) == 1) {
             replier_skip(r, c);
             return;

@@ -64,10 +64,10 @@ struct cmd {
     int attempts;
     int token_retried;
     int quota_passed;
-    int started_checked; /* looked for an intent of an earlier life */
-    int intent_acked;    /* our own intent is in Kafka: the send may go */
-    int rate_taken;      /* this attempt took its rate-limit token */
-    int holds_slot;      /* counted in in_flight from its intent to its request */
+    int checked;      /* looked for an earlier result and intent of its id */
+    int intent_acked; /* our own intent is in Kafka: the send may go */
+    int rate_taken;   /* this attempt took its rate-limit token */
+    int holds_slot;   /* counted in in_flight from its intent to its request */
     struct dr_tag out_tag, intent_tag;
     unsigned token_gen;
     int abandoned; /* its partition was revoked while a request was in flight */

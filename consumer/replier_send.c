@@ -19,26 +19,25 @@
 
 /* ---- queues ---- */
 
-void send_ready_push(replier *r, struct cmd *c)
+static void queue_push(struct cmd **head, struct cmd **tail, struct cmd *c)
 {
     c->state = CS_READY;
     c->ready_next = NULL;
-    if (r->ready_tail)
-        r->ready_tail->ready_next = c;
+    if (*tail)
+        (*tail)->ready_next = c;
     else
-        r->ready_head = c;
-    r->ready_tail = c;
+        *head = c;
+    *tail = c;
+}
+
+void send_ready_push(replier *r, struct cmd *c)
+{
+    queue_push(&r->ready_head, &r->ready_tail, c);
 }
 
 void send_go_push(replier *r, struct cmd *c)
 {
-    c->state = CS_READY;
-    c->ready_next = NULL;
-    if (r->go_tail)
-        r->go_tail->ready_next = c;
-    else
-        r->go_head = c;
-    r->go_tail = c;
+    queue_push(&r->go_head, &r->go_tail, c);
 }
 
 static struct cmd *queue_pop(struct cmd **head, struct cmd **tail)
@@ -229,14 +228,17 @@ static int judge(replier *r, struct cmd *c, const struct hc_response *resp, json
     }
 }
 
-static void request_done(replier *r, struct cmd *c)
+/* A request of C ended: frees its slot. Returns 0 when C was abandoned meanwhile
+ * (a revoke or shutdown gave up on it; it is freed now), 1 when C goes on. */
+static int request_done(replier *r, struct cmd *c)
 {
     r->in_flight--;
     if (c->abandoned) {
         replier_cmd_free(r, c);
-        return;
+        return 0;
     }
     mhist_observe(r->h_send, (double)(util_mono_ms() - c->http_started_ms) / 1e3);
+    return 1;
 }
 
 static void on_sent(void *arg, const struct hc_response *resp)
@@ -245,11 +247,8 @@ static void on_sent(void *arg, const struct hc_response *resp)
     replier *r = c->owner;
     json_t *doc = NULL;
 
-    if (c->abandoned) {
-        request_done(r, c);
+    if (!request_done(r, c))
         return;
-    }
-    request_done(r, c);
     if (judge(r, c, resp, &doc))
         finish_sent(r, c);
     json_decref(doc);
@@ -274,11 +273,8 @@ static void on_uploaded(void *arg, const struct hc_response *resp)
     json_t *doc = NULL;
     const char *id;
 
-    if (c->abandoned) {
-        request_done(r, c);
+    if (!request_done(r, c))
         return;
-    }
-    request_done(r, c);
     free(c->media_data);
     c->media_data = NULL;
     if (!judge(r, c, resp, &doc)) {
@@ -303,11 +299,8 @@ static void on_fetched(void *arg, const struct hc_response *resp)
     replier *r = c->owner;
     char msg[256];
 
-    if (c->abandoned) {
-        request_done(r, c);
+    if (!request_done(r, c))
         return;
-    }
-    request_done(r, c);
     if (!resp->ok || resp->status >= 500) {
         snprintf(msg, sizeof(msg), "image fetch: %s", resp->ok ? "server error" : resp->error);
         retry_or_fail(r, c, REPLIER_E_MEDIA, msg);
@@ -367,13 +360,16 @@ void send_step(replier *r, struct cmd *c)
     long long wait;
     int rc;
 
-    if (dedup_seen(r->finished, c->rc.id, util_wall_ms()) == 1) {
-        replier_skip(r, c); /* a result exists: sent (or refused) before */
-        return;
-    }
-    if (r->cfg->at_most_once && !c->started_checked) {
-        c->started_checked = 1;
-        if (replier_state_started(r->state, c->rc.id)) {
+    /* Once, when C becomes its user's current command (sends start only once the
+     * results and intents of earlier owners are read, and a repeat of C's id in the
+     * stream waits behind C): later steps need not hash the id again. */
+    if (!c->checked) {
+        c->checked = 1;
+        if (dedup_seen(r->finished, c->rc.id, util_wall_ms()) == 1) {
+            replier_skip(r, c); /* a result exists: sent (or refused) before */
+            return;
+        }
+        if (r->cfg->at_most_once && replier_state_started(r->state, c->rc.id)) {
             /* An earlier life or owner started this send and left no result: WeChat may
              * have it. At most once: do not send again; say so, and let an operator
              * decide (wxbridge-replay replies-dlq). */
@@ -493,15 +489,14 @@ void send_dispatch(replier *r)
 void send_token_changed(void *arg, const char *appid, int ok, const char *error)
 {
     replier *r = arg;
-    int i;
+    const struct replier_app *app = replier_config_app(r->cfg, appid);
     struct cmd *c, *next;
     char msg[256];
+    int i;
 
-    for (i = 0; i < r->cfg->napps; i++)
-        if (strcmp(r->cfg->apps[i].appid, appid) == 0)
-            break;
-    if (i == r->cfg->napps)
+    if (!app)
         return;
+    i = (int)(app - r->cfg->apps);
     c = r->token_waiters[i];
     r->token_waiters[i] = NULL;
     for (; c; c = next) {
