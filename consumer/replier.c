@@ -463,7 +463,6 @@ static void take(replier *r, const rd_kafka_message_t *m)
     c->intent_tag.c = c;
     c->intent_tag.intent = 1;
     c->partition = m->partition;
-    c->offset = m->offset;
     c->taken_ms = util_mono_ms();
     c->kafka_ts = rd_kafka_message_timestamp(m, &tt);
     if (c->kafka_ts <= 0)

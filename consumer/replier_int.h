@@ -51,7 +51,6 @@ struct cmd {
     int valid;
     enum cmd_state state;
     int32_t partition;
-    int64_t offset;
     int64_t seq;      /* position in its partition's offset tracker */
     int64_t kafka_ts; /* wall ms the command was written */
     int64_t taken_ms; /* monotonic, when consumed */
