@@ -211,8 +211,7 @@ static void user_detach(replier *r, struct cmd *c)
 
 void replier_cmd_free(replier *r, struct cmd *c)
 {
-    if (c->holds_slot)
-        r->in_flight--;
+    replier_slot_release(r, c);
     if (c->state == CS_WAIT_TOKEN) {
         struct cmd **pp = &r->token_waiters[c->app];
         while (*pp && *pp != c)
@@ -654,7 +653,8 @@ static void register_metrics(replier *r)
     r->h_latency = metrics_histogram(m, "wxbridge_replier_latency_seconds",
                                      "From the command's write to its result", NULL, lat_b,
                                      (int)(sizeof(lat_b) / sizeof(lat_b[0])));
-    metrics_gauge_fn(m, "wxbridge_replier_in_flight", "WeChat API requests in flight", NULL,
+    metrics_gauge_fn(m, "wxbridge_replier_in_flight",
+                     "Sends started whose outcome Kafka has not acknowledged yet", NULL,
                      gauge_in_flight, r);
     metrics_gauge_fn(m, "wxbridge_replier_pending", "Commands consumed and not finished", NULL,
                      gauge_pending, r);

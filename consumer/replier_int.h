@@ -66,7 +66,7 @@ struct cmd {
     int checked;      /* looked for an earlier result and intent of its id */
     int intent_acked; /* our own intent is in Kafka: the send may go */
     int rate_taken;   /* this attempt took its rate-limit token */
-    int holds_slot;   /* counted in in_flight from its intent to its request */
+    int holds_slot;   /* counted in in_flight: started, outcome not yet durable */
     struct dr_tag out_tag, intent_tag;
     unsigned token_gen;
     int abandoned; /* its partition was revoked while a request was in flight */
@@ -140,7 +140,7 @@ struct replier {
     struct timer *timers;
     size_t ntimers, timers_cap;
     long pending;   /* commands consumed and not finished */
-    long in_flight; /* HTTP requests of commands */
+    long in_flight; /* sends started whose outcome is not durable yet (max_in_flight) */
     int64_t last_commit_ms;
 
     struct status_counter statuses[STATUS_CODES];
@@ -154,6 +154,8 @@ void send_step(replier *r, struct cmd *c);
 void send_token_changed(void *arg, const char *appid, int ok, const char *error);
 void send_timer_push(replier *r, struct cmd *c, int64_t delay_ms);
 void send_ready_push(replier *r, struct cmd *c);
+/* C no longer counts against max_in_flight (idempotent). */
+void replier_slot_release(replier *r, struct cmd *c);
 /* C's intent is in Kafka: it is sent before anything in the ready queue. */
 void send_go_push(replier *r, struct cmd *c);
 void send_dispatch(replier *r);

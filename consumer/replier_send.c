@@ -30,8 +30,32 @@ static void queue_push(struct cmd **head, struct cmd **tail, struct cmd *c)
     *tail = c;
 }
 
+/*
+ * A slot counts a send (or upload, or fetch) from its start — its intent, or
+ * its request — until its outcome is durable: either the command goes back to
+ * waiting (a retry, a fresh token, the next step) or Kafka acknowledged its
+ * result. So a crash leaves at most max_in_flight sends whose outcome the next
+ * owner cannot know.
+ */
+static void slot_take(replier *r, struct cmd *c)
+{
+    if (!c->holds_slot) {
+        c->holds_slot = 1;
+        r->in_flight++;
+    }
+}
+
+void replier_slot_release(replier *r, struct cmd *c)
+{
+    if (c->holds_slot) {
+        c->holds_slot = 0;
+        r->in_flight--;
+    }
+}
+
 void send_ready_push(replier *r, struct cmd *c)
 {
+    replier_slot_release(r, c);
     queue_push(&r->ready_head, &r->ready_tail, c);
 }
 
@@ -66,6 +90,7 @@ static struct cmd *go_pop(replier *r)
 void send_timer_push(replier *r, struct cmd *c, int64_t delay_ms)
 {
     size_t i;
+    replier_slot_release(r, c);
     if (r->ntimers == r->timers_cap) {
         size_t cap = r->timers_cap ? r->timers_cap * 2 : 256;
         struct timer *t = realloc(r->timers, cap * sizeof(*t));
@@ -228,11 +253,11 @@ static int judge(replier *r, struct cmd *c, const struct hc_response *resp, json
     }
 }
 
-/* A request of C ended: frees its slot. Returns 0 when C was abandoned meanwhile
- * (a revoke or shutdown gave up on it; it is freed now), 1 when C goes on. */
+/* A request of C ended (its slot stays taken until the outcome is recorded or C
+ * waits again). Returns 0 when C was abandoned meanwhile (a revoke or shutdown
+ * gave up on it; it is freed now), 1 when C goes on. */
 static int request_done(replier *r, struct cmd *c)
 {
-    r->in_flight--;
     if (c->abandoned) {
         replier_cmd_free(r, c);
         return 0;
@@ -260,10 +285,7 @@ static void start_request(replier *r, struct cmd *c)
 {
     c->state = CS_HTTP;
     c->http_started_ms = util_mono_ms();
-    if (c->holds_slot)
-        c->holds_slot = 0; /* the slot taken with the intent */
-    else
-        r->in_flight++;
+    slot_take(r, c); /* (taken already when an intent was written) */
 }
 
 static void on_uploaded(void *arg, const struct hc_response *resp)
@@ -407,7 +429,6 @@ void send_step(replier *r, struct cmd *c)
             c->attempts++;
             start_request(r, c);
             if (hc_get(r->hc, c->rc.image_url, on_fetched, c) < 0) {
-                r->in_flight--;
                 retry_or_fail(r, c, REPLIER_E_MEDIA, "cannot start the image fetch");
             }
             return;
@@ -422,7 +443,6 @@ void send_step(replier *r, struct cmd *c)
             start_request(r, c);
             if (hc_post_file(r->hc, url, "media", name, c->media_ctype, c->media_data, c->media_len,
                              on_uploaded, c) < 0) {
-                r->in_flight--;
                 retry_or_fail(r, c, REPLIER_E_MEDIA, "cannot start the upload");
             }
             return;
@@ -436,10 +456,7 @@ void send_step(replier *r, struct cmd *c)
         /* Recorded in Kafka before WeChat may see it: a crash from here on leaves an
          * intent without a result, and the next owner does not send again. The send's
          * slot is taken now, so intents never run ahead of the sends. */
-        if (!c->holds_slot) {
-            c->holds_slot = 1;
-            r->in_flight++;
-        }
+        slot_take(r, c);
         replier_write_intent(r, c);
         return;
     }
@@ -457,7 +474,6 @@ void send_step(replier *r, struct cmd *c)
         rc = hc_post_json(r->hc, url, body, strlen(body), on_sent, c);
         free(body);
         if (rc < 0) {
-            r->in_flight--;
             retry_or_fail(r, c, REPLIER_E_HTTP, "cannot start the request");
         }
     }

@@ -131,9 +131,16 @@ class ReplierTest(ReplierCase):
         r = self.replier(api, quota_guard=False, max_in_flight=16, at_most_once=at_most_once)
         n = 300
         produce_commands(self.broker.bootstrap, [command(i, f"o-user{i}") for i in range(n)])
-        results(self.broker.bootstrap, 60)
+        # Slow acknowledgements: a send done but whose result Kafka has not acknowledged
+        # is as much in doubt as one in flight; max_in_flight must bound both together.
+        self.broker.admin_post("/brokers/all/rtt?ms=150")
+        deadline = time.monotonic() + 60
+        while len(api.calls()) < 60 and time.monotonic() < deadline:
+            time.sleep(0.05)
         in_flight = r.metrics()["wxbridge_replier_in_flight"]
+        self.assertGreater(in_flight, 0, "the kill must interrupt sends")
         r.stop(signal.SIGKILL)
+        self.broker.admin_post("/brokers/all/rtt?ms=0")
         r.start()
         results(self.broker.bootstrap, n, timeout=120)
         time.sleep(1)
