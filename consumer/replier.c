@@ -605,6 +605,11 @@ static double gauge_in_flight(void *arg)
     return (double)((replier *)arg)->in_flight;
 }
 
+static double gauge_unrecorded(void *arg)
+{
+    return (double)((replier *)arg)->unrecorded;
+}
+
 static double gauge_pending(void *arg)
 {
     return (double)((replier *)arg)->pending;
@@ -654,8 +659,11 @@ static void register_metrics(replier *r)
                                      "From the command's write to its result", NULL, lat_b,
                                      (int)(sizeof(lat_b) / sizeof(lat_b[0])));
     metrics_gauge_fn(m, "wxbridge_replier_in_flight",
-                     "Sends started whose outcome Kafka has not acknowledged yet", NULL,
+                     "Sends started (intent written or request sent) and not answered yet", NULL,
                      gauge_in_flight, r);
+    metrics_gauge_fn(m, "wxbridge_replier_unrecorded",
+                     "Sends answered whose result Kafka has not acknowledged yet", NULL,
+                     gauge_unrecorded, r);
     metrics_gauge_fn(m, "wxbridge_replier_pending", "Commands consumed and not finished", NULL,
                      gauge_pending, r);
     metrics_gauge_fn(m, "wxbridge_replier_lag", "Commands behind the high watermark", NULL,

@@ -45,6 +45,8 @@ struct dr_tag {
     struct cmd *c;
 };
 
+enum slot { SLOT_NONE, SLOT_SENDING, SLOT_UNRECORDED };
+
 struct cmd {
     struct replier *owner;
     struct reply_cmd rc;
@@ -66,7 +68,7 @@ struct cmd {
     int checked;      /* looked for an earlier result and intent of its id */
     int intent_acked; /* our own intent is in Kafka: the send may go */
     int rate_taken;   /* this attempt took its rate-limit token */
-    int holds_slot;   /* counted in in_flight: started, outcome not yet durable */
+    enum slot slot;   /* counted in in_flight or unrecorded (replier_send.c) */
     struct dr_tag out_tag, intent_tag;
     unsigned token_gen;
     int abandoned; /* its partition was revoked while a request was in flight */
@@ -139,8 +141,9 @@ struct replier {
     struct cmd *all;
     struct timer *timers;
     size_t ntimers, timers_cap;
-    long pending;   /* commands consumed and not finished */
-    long in_flight; /* sends started whose outcome is not durable yet (max_in_flight) */
+    long pending;    /* commands consumed and not finished */
+    long in_flight;  /* sends started, not answered yet (max_in_flight) */
+    long unrecorded; /* sends answered, result not acknowledged yet (max_in_flight) */
     int64_t last_commit_ms;
 
     struct status_counter statuses[STATUS_CODES];

@@ -31,26 +31,41 @@ static void queue_push(struct cmd **head, struct cmd **tail, struct cmd *c)
 }
 
 /*
- * A slot counts a send (or upload, or fetch) from its start — its intent, or
- * its request — until its outcome is durable: either the command goes back to
- * waiting (a retry, a fresh token, the next step) or Kafka acknowledged its
- * result. So a crash leaves at most max_in_flight sends whose outcome the next
- * owner cannot know.
+ * Two bounds, both max_in_flight, so that a crash leaves at most
+ * 2 x max_in_flight sends whose outcome the next owner cannot know:
+ * - in_flight: a send (or upload, or fetch) from its start — its intent, or
+ *   its request — until WeChat answered;
+ * - unrecorded: then, until Kafka acknowledged its result, or until it waits
+ *   again (a retry, a fresh token, the next step) and its outcome matters no
+ *   more.
+ * No send starts while either is full: a slow Kafka slows the sends instead of
+ * letting sends without a durable result pile up.
  */
 static void slot_take(replier *r, struct cmd *c)
 {
-    if (!c->holds_slot) {
-        c->holds_slot = 1;
+    if (c->slot == SLOT_NONE) {
+        c->slot = SLOT_SENDING;
         r->in_flight++;
+    }
+}
+
+/* C's request ended: its outcome waits to be recorded. */
+static void slot_answered(replier *r, struct cmd *c)
+{
+    if (c->slot == SLOT_SENDING) {
+        c->slot = SLOT_UNRECORDED;
+        r->in_flight--;
+        r->unrecorded++;
     }
 }
 
 void replier_slot_release(replier *r, struct cmd *c)
 {
-    if (c->holds_slot) {
-        c->holds_slot = 0;
+    if (c->slot == SLOT_SENDING)
         r->in_flight--;
-    }
+    else if (c->slot == SLOT_UNRECORDED)
+        r->unrecorded--;
+    c->slot = SLOT_NONE;
 }
 
 void send_ready_push(replier *r, struct cmd *c)
@@ -253,11 +268,11 @@ static int judge(replier *r, struct cmd *c, const struct hc_response *resp, json
     }
 }
 
-/* A request of C ended (its slot stays taken until the outcome is recorded or C
- * waits again). Returns 0 when C was abandoned meanwhile (a revoke or shutdown
- * gave up on it; it is freed now), 1 when C goes on. */
+/* A request of C ended. Returns 0 when C was abandoned meanwhile (a revoke or
+ * shutdown gave up on it; it is freed now), 1 when C goes on. */
 static int request_done(replier *r, struct cmd *c)
 {
+    slot_answered(r, c);
     if (c->abandoned) {
         replier_cmd_free(r, c);
         return 0;
@@ -498,7 +513,8 @@ void send_dispatch(replier *r)
         return;
     while (r->go_head)
         send_step(r, go_pop(r));
-    while (r->ready_head && r->in_flight < r->cfg->max_in_flight && replier_state_synced(r->state))
+    while (r->ready_head && r->in_flight < r->cfg->max_in_flight &&
+           r->unrecorded < r->cfg->max_in_flight && replier_state_synced(r->state))
         send_step(r, ready_pop(r));
 }
 
