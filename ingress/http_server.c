@@ -202,7 +202,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *clen;
         int is_get = strcmp(method, "GET") == 0, is_post = strcmp(method, "POST") == 0;
 
-        if (is_get && ops_http_handle(&s->ops, c, url, atomic_load(&s->stopping), &ret))
+        /* Probes answer on the push port too (load balancers check it); the metrics
+         * stay off it once they have a listener of their own. */
+        if (is_get && !(s->ops_srv && strcmp(url, "/metrics") == 0) &&
+            ops_http_handle(&s->ops, c, url, atomic_load(&s->stopping), &ret))
             return ret;
         if (atomic_load(&s->stopping))
             return reply_text(s, c, 503, "shutting down\n"); /* WeChat retries elsewhere */

@@ -101,6 +101,9 @@ class RefusalTest(IntegrationCase):
             self.assertEqual(r.status, want, path)
             if path == "/metrics":
                 self.assertIn("wxbridge_http_requests_total", body)
+        # The push port keeps the probes but not the metrics.
+        for path, want in (("/metrics", 404), ("/healthz", 200), ("/readyz", 200)):
+            self.assertEqual(ing.request("GET", path)[0], want, path)
 
     def test_authenticated_garbage_goes_to_dlq(self):
         ing = self.ingress()
