@@ -30,6 +30,7 @@ struct metric {
     char *name, *help, *labels;
     struct mcounter counter;
     double (*fn)(void *);
+    uint64_t (*cfn)(void *); /* counter read at render time */
     void *arg;
     struct mhist *hist;
     struct metric *next;
@@ -121,6 +122,21 @@ void mcounter_add(mcounter *c, uint64_t n)
 uint64_t mcounter_get(const mcounter *c)
 {
     return c ? atomic_load_explicit(&((mcounter *)c)->v, memory_order_relaxed) : 0;
+}
+
+int metrics_counter_fn(metrics *m, const char *name, const char *help, const char *labels,
+                       uint64_t (*fn)(void *), void *arg)
+{
+    int created;
+    struct metric *x;
+    pthread_mutex_lock(&m->lock);
+    x = get_locked(m, K_COUNTER, name, help, labels, &created);
+    if (x) {
+        x->cfn = fn;
+        x->arg = arg;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return x ? 0 : -1;
 }
 
 int metrics_gauge_fn(metrics *m, const char *name, const char *help, const char *labels,
@@ -220,7 +236,8 @@ static void render_one(struct sbuf *b, struct metric *x)
     if (x->kind == K_COUNTER) {
         sb_printf(b, "%s", x->name);
         sb_labels(b, x->labels, NULL);
-        sb_printf(b, " %llu\n", (unsigned long long)mcounter_get(&x->counter));
+        sb_printf(b, " %llu\n",
+                  (unsigned long long)(x->cfn ? x->cfn(x->arg) : mcounter_get(&x->counter)));
     } else if (x->kind == K_GAUGE) {
         sb_printf(b, "%s", x->name);
         sb_labels(b, x->labels, NULL);

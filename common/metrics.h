@@ -23,6 +23,10 @@ mcounter *metrics_counter(metrics *m, const char *name, const char *help, const 
 void mcounter_add(mcounter *c, uint64_t n);
 uint64_t mcounter_get(const mcounter *c);
 
+/* A counter whose value FN(ARG) is read at render time (FN must never decrease). */
+int metrics_counter_fn(metrics *m, const char *name, const char *help, const char *labels,
+                       uint64_t (*fn)(void *), void *arg);
+
 /* A gauge whose value FN(ARG) is read at render time. */
 int metrics_gauge_fn(metrics *m, const char *name, const char *help, const char *labels,
                      double (*fn)(void *), void *arg);

@@ -19,6 +19,7 @@ struct user {
     uint64_t h0, h1;          /* 128 bits of SHA-256(appid NUL openid) */
     int64_t msg_ms, enter_ms; /* latest message / enter, or NONE */
     int64_t sends[QG_SENDS];  /* latest send times, descending, NONE-padded */
+    int64_t doubt_until;      /* may have lost history to an eviction before this (or 0) */
     uint32_t prev, next;      /* touch order (NIL-terminated); next links the free list */
 };
 
@@ -33,6 +34,7 @@ struct quota_guard {
     size_t slots;    /* 2 * max_users */
     uint32_t *table; /* user index + 1, 0 = empty */
     int64_t latest_ms;
+    int64_t forgotten_until; /* an evicted user's window may be open until then (or 0) */
     unsigned long long evictions, expired;
     EVP_MD_CTX *md;
 };
@@ -226,10 +228,16 @@ static void make_room(quota_guard *q)
     for (int i = 0; i < QG_EVICT_SCAN && u != NIL; i++, u = q->users[u].next)
         if (last_event(&q->users[u]) < last_event(&q->users[victim]))
             victim = u;
-    if (is_expired(q, &q->users[victim]))
+    if (is_expired(q, &q->users[victim])) {
         q->expired++;
-    else
+    } else {
+        const struct user *v = &q->users[victim];
         q->evictions++;
+        if (v->msg_ms != NONE && v->msg_ms + QG_MESSAGE_WINDOW_MS > q->forgotten_until)
+            q->forgotten_until = v->msg_ms + QG_MESSAGE_WINDOW_MS;
+        if (v->enter_ms != NONE && v->enter_ms + QG_ENTER_WINDOW_MS > q->forgotten_until)
+            q->forgotten_until = v->enter_ms + QG_ENTER_WINDOW_MS;
+    }
     drop(q, victim);
 }
 
@@ -274,6 +282,8 @@ static int find(quota_guard *q, const char *appid, const char *openid, long long
     q->users[u].msg_ms = q->users[u].enter_ms = NONE;
     for (int i = 0; i < QG_SENDS; i++)
         q->users[u].sends[i] = NONE;
+    /* It may be a user evicted before: what it had then is lost. */
+    q->users[u].doubt_until = q->forgotten_until;
     q->table[s] = u + 1;
     push_tail(q, u);
     q->count++;
@@ -349,14 +359,15 @@ enum qg_verdict quota_guard_check(quota_guard *q, const char *appid, const char 
 
     if (find(q, appid, openid, now_ms, 0, &u) < 0)
         return QG_ALLOW; /* fail open: WeChat decides */
-    if (u == NIL)
-        return QG_NO_WINDOW;
+    if (u == NIL)        /* unknown: never seen, or evicted while a window may still be open */
+        return now_ms < q->forgotten_until ? QG_ALLOW : QG_NO_WINDOW;
     x = &q->users[u];
     /* A start after NOW (clocks apart) counts as open. */
     msg_open = x->msg_ms != NONE && now_ms - x->msg_ms < QG_MESSAGE_WINDOW_MS;
     enter_open = x->enter_ms != NONE && now_ms - x->enter_ms < QG_ENTER_WINDOW_MS;
     if ((msg_open && used(x, x->msg_ms, now_ms) < QG_MESSAGE_SENDS) ||
-        (enter_open && used(x, x->enter_ms, now_ms) < QG_ENTER_SENDS))
+        (enter_open && used(x, x->enter_ms, now_ms) < QG_ENTER_SENDS) ||
+        now_ms < x->doubt_until) /* a refusal could rest on forgotten history */
         return QG_ALLOW;
     return msg_open || enter_open ? QG_USED_UP : QG_NO_WINDOW;
 }

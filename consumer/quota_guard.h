@@ -39,18 +39,21 @@
  * The guard saves quota; WeChat stays the authority. It therefore fails
  * open: a check on invalid arguments or after an internal error allows.
  *
- * Memory: quota_guard_new() allocates everything: QG_BYTES_PER_USER (112)
+ * Memory: quota_guard_new() allocates everything: QG_BYTES_PER_USER (120)
  * bytes per user of capacity, plus a fixed header and one OpenSSL digest
- * context; 100 000 users = 11.2 MB. A user is keyed by 128 bits of
+ * context; 100 000 users = 12 MB. A user is keyed by 128 bits of
  * SHA-256(appid NUL openid), never by its strings (see dedup.h for the odds
  * of a collision: negligible). Users are kept in least-recently-touched
  * order (every call on a user touches it). When the guard is full, a new user
  * replaces the user whose latest event is oldest among the QG_EVICT_SCAN
  * least recently touched ones; that is an expiry when its latest event is
  * 48 h older than the latest time seen (nothing of it mattered any more),
- * else an eviction (its windows are forgotten and later checks say
- * QG_NO_WINDOW: size max_users >= users active in 48 h, and alert on
- * evictions). Expired users at the old end of the order are also reclaimed
+ * else an eviction: its windows are forgotten, so until the last of them
+ * would have closed, the guard fails open for any user it cannot vouch for
+ * (unknown, or created since the eviction: it may be the evicted one): it
+ * allows and WeChat decides. A full guard therefore costs WeChat calls, never
+ * a wrong refusal: size max_users >= users active in 48 h, and alert on
+ * evictions. Expired users at the old end of the order are also reclaimed
  * as calls go by.
  *
  * Times are wall-clock milliseconds (util_wall_ms(); an inbound record's
@@ -67,7 +70,7 @@
 #define QG_ENTER_SENDS       2
 #define QG_SENDS             8 /* send times kept per user */
 #define QG_EVICT_SCAN        8 /* least recently touched users compared when full */
-#define QG_BYTES_PER_USER    112
+#define QG_BYTES_PER_USER    120
 #define QG_MAX_USERS         (1u << 28)
 #define QG_TIME_MAX          (1LL << 62)
 
@@ -117,7 +120,8 @@ int quota_guard_sent(quota_guard *q, const char *appid, const char *openid, long
  * The verdict for a send at NOW_MS, without recording it: QG_ALLOW when a
  * window is open with sends left, QG_USED_UP when a window is open but every
  * open one is used up, QG_NO_WINDOW when none is open (or the user is
- * unknown). QG_ALLOW on invalid arguments or a hashing failure (fail open).
+ * unknown). QG_ALLOW on invalid arguments or a hashing failure, and for a
+ * user an eviction may have made the guard forget (fail open).
  */
 enum qg_verdict quota_guard_check(quota_guard *q, const char *appid, const char *openid,
                                   long long now_ms);

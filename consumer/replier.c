@@ -631,6 +631,13 @@ static double gauge_quota_users(void *arg)
     return (double)st.users;
 }
 
+static uint64_t quota_evictions(void *arg)
+{
+    struct quota_guard_stats st;
+    quota_guard_stats(((replier *)arg)->quota, &st); /* (zero without a guard) */
+    return st.evictions;
+}
+
 static double gauge_lag(void *arg)
 {
     return kafka_consumer_lag(((replier *)arg)->consumer);
@@ -672,6 +679,9 @@ static void register_metrics(replier *r)
                      gauge_finished, r);
     metrics_gauge_fn(m, "wxbridge_replier_quota_users", "Users tracked by the quota guard", NULL,
                      gauge_quota_users, r);
+    metrics_counter_fn(m, "wxbridge_replier_quota_evictions_total",
+                       "Users the full quota guard forgot while a window could be open", NULL,
+                       quota_evictions, r);
 }
 
 /* ---- life cycle ---- */

@@ -579,7 +579,7 @@ src = ""
 for f in sorted(glob.glob("common/*.c") + glob.glob("ingress/*.c") + glob.glob("consumer/*.c")):
     src += open(f).read()
 registered = set(m.group(1) for m in re.finditer(
-    r'metrics_(?:counter|histogram|gauge_fn)\s*\(\s*[^,()]+,\s*"(wxbridge_[a-z0-9_]+)"', src))
+    r'metrics_(?:counter|counter_fn|histogram|gauge_fn)\s*\(\s*[^,()]+,\s*"(wxbridge_[a-z0-9_]+)"', src))
 def base(n):
     for suffix in ("_bucket", "_sum", "_count"):
         if n not in registered and n.endswith(suffix) and n[:-len(suffix)] in registered:

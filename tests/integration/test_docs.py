@@ -432,7 +432,7 @@ class ConfigDocsTest(unittest.TestCase):
                 continue
             with open(path, encoding="utf-8") as f:
                 names |= set(re.findall(
-                    r"metrics_(?:counter|histogram|gauge_fn)\(\s*[^,()]+,\s*\"(wxbridge_\w+)\"",
+                    r"metrics_(?:counter|counter_fn|histogram|gauge_fn)\(\s*[^,()]+,\s*\"(wxbridge_\w+)\"",
                     f.read()))
         self.assertGreater(len(names), 30)
         self.assertEqual(sorted(n for n in names if f"`{n}" not in ops), [])

@@ -116,6 +116,29 @@ static void test_gauge_fn(void **state)
     metrics_free(m);
 }
 
+static uint64_t read_u64(void *arg)
+{
+    return *(const uint64_t *)arg;
+}
+
+static void test_counter_fn(void **state)
+{
+    metrics *m = metrics_new();
+    uint64_t n = 3;
+    (void)state;
+
+    assert_int_equal(metrics_counter_fn(m, "wxb_evictions_total", "Evicted.", NULL, read_u64, &n),
+                     0);
+    assert_render(m, "# HELP wxb_evictions_total Evicted.\n"
+                     "# TYPE wxb_evictions_total counter\n"
+                     "wxb_evictions_total 3\n");
+    n = 18446744073709551615ULL; /* read at render time, full 64 bits */
+    assert_render(m, "# HELP wxb_evictions_total Evicted.\n"
+                     "# TYPE wxb_evictions_total counter\n"
+                     "wxb_evictions_total 18446744073709551615\n");
+    metrics_free(m);
+}
+
 static void test_histogram(void **state)
 {
     static const double bounds[] = {0.5, 1, 2.5};
@@ -291,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_counters),
         cmocka_unit_test(test_counter_without_labels),
         cmocka_unit_test(test_gauge_fn),
+        cmocka_unit_test(test_counter_fn),
         cmocka_unit_test(test_histogram),
         cmocka_unit_test(test_histogram_without_labels_and_limits),
         cmocka_unit_test(test_interleaved_families),
