@@ -107,6 +107,12 @@ struct status_counter {
     mcounter *c;
 };
 
+/* What the gauges show, published by the replier's thread (replier_metrics.c). */
+struct replier_gauges {
+    _Atomic long in_flight, unrecorded, pending;
+    _Atomic unsigned long long finished_ids, quota_users, quota_evictions;
+};
+
 struct replier {
     const struct replier_config *cfg;
     metrics *m;
@@ -146,6 +152,7 @@ struct replier {
     long unrecorded; /* sends answered, result not acknowledged yet (max_in_flight) */
     int64_t last_commit_ms;
 
+    struct replier_gauges g;
     struct status_counter statuses[STATUS_CODES];
     int nstatuses;
     mcounter *c_commands, *c_dupes, *c_retries, *c_dlq, *c_media, *c_quota_wait;
@@ -166,8 +173,8 @@ void send_dispatch(replier *r);
 void send_dispatch_draining(replier *r);
 void send_timers_due(replier *r);
 
-/* replier.c */
-/* Writes C's send intent; C goes on (send_ready_push) once Kafka has it. */
+/* replier_output.c */
+/* Writes C's send intent; C goes on (send_go_push) once Kafka has it. */
 void replier_write_intent(replier *r, struct cmd *c);
 /* Writes C's result (and DLQ record when DLQ_REASON is set), then hands the
  * user's next command on. ATTEMPTS and ERRMSG describe the outcome. */
@@ -175,7 +182,39 @@ void replier_complete(replier *r, struct cmd *c, enum reply_status st, long errc
                       const char *errmsg, const char *dlq_reason, const char *dlq_detail);
 /* C needs no output (a result for its id exists): finishes it. */
 void replier_skip(replier *r, struct cmd *c);
+/* C is not a valid command: DLQ record, and a result when it has an id. */
+void replier_take_invalid(replier *r, struct cmd *c, const rd_kafka_message_t *m,
+                          const char *reason, const char *detail);
+/* C's offset is finished (outputs acknowledged, or none needed): frees C. */
+void replier_cmd_finished(replier *r, struct cmd *c);
 /* Frees C and unlinks it everywhere. */
 void replier_cmd_free(replier *r, struct cmd *c);
+/* The producer's delivery report callback (opaque: the replier). */
+void replier_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+
+/* replier_users.c */
+/* Appends C to its user's queue (sending it at once when it is the head); -1: no memory. */
+int replier_user_enqueue(replier *r, struct cmd *c);
+/* C (the head of its user's queue) is finished: the user's next command may go. */
+void replier_user_advance(replier *r, struct cmd *c);
+/* Takes C out of its user's queue without letting the next command go. */
+void replier_user_detach(replier *r, struct cmd *c);
+
+/* replier_offsets.c */
+#define COMMIT_WAIT_MS 10000 /* a commit at revoke or shutdown waits at most this */
+/* The tracker of partition P, or NULL when P is out of range. */
+struct ptrack *ptrack_get(replier *r, int32_t p);
+void ptrack_reset(struct ptrack *t, int active);
+/* Records a consumed OFFSET; returns its sequence number, or -1 when out of memory. */
+int64_t ptrack_push(struct ptrack *t, int64_t offset);
+/* The command of sequence SEQ is finished; moves commit_next past finished offsets. */
+void ptrack_done(struct ptrack *t, int64_t seq);
+/* Commits every active partition's finished prefix (SYNC: waits, bounded). */
+void replier_commit(replier *r, int sync);
+
+/* replier_metrics.c */
+void replier_register_metrics(replier *r);
+/* Copies the gauges' values for the ops thread; call on the replier's thread. */
+void replier_publish_gauges(replier *r);
 
 #endif
