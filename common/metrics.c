@@ -124,34 +124,34 @@ uint64_t mcounter_get(const mcounter *c)
     return c ? atomic_load_explicit(&((mcounter *)c)->v, memory_order_relaxed) : 0;
 }
 
-int metrics_counter_fn(metrics *m, const char *name, const char *help, const char *labels,
-                       uint64_t (*fn)(void *), void *arg)
+/* Registers NAME{LABELS} of KIND read at render time by GFN (gauge) or CFN (counter). */
+static int register_fn(metrics *m, enum kind kind, const char *name, const char *help,
+                       const char *labels, double (*gfn)(void *), uint64_t (*cfn)(void *),
+                       void *arg)
 {
     int created;
     struct metric *x;
     pthread_mutex_lock(&m->lock);
-    x = get_locked(m, K_COUNTER, name, help, labels, &created);
+    x = get_locked(m, kind, name, help, labels, &created);
     if (x) {
-        x->cfn = fn;
+        x->fn = gfn;
+        x->cfn = cfn;
         x->arg = arg;
     }
     pthread_mutex_unlock(&m->lock);
     return x ? 0 : -1;
 }
 
+int metrics_counter_fn(metrics *m, const char *name, const char *help, const char *labels,
+                       uint64_t (*fn)(void *), void *arg)
+{
+    return register_fn(m, K_COUNTER, name, help, labels, NULL, fn, arg);
+}
+
 int metrics_gauge_fn(metrics *m, const char *name, const char *help, const char *labels,
                      double (*fn)(void *), void *arg)
 {
-    int created;
-    struct metric *x;
-    pthread_mutex_lock(&m->lock);
-    x = get_locked(m, K_GAUGE, name, help, labels, &created);
-    if (x) {
-        x->fn = fn;
-        x->arg = arg;
-    }
-    pthread_mutex_unlock(&m->lock);
-    return x ? 0 : -1;
+    return register_fn(m, K_GAUGE, name, help, labels, fn, NULL, arg);
 }
 
 mhist *metrics_histogram(metrics *m, const char *name, const char *help, const char *labels,
