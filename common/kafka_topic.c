@@ -24,16 +24,25 @@ int kafka_topic_lookup(rd_kafka_t *rk, const char *topic, int timeout_ms, rd_kaf
     return n;
 }
 
-const char *kafka_header_str(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
+const char *kafka_headers_str(const rd_kafka_headers_t *h, const char *name, char *buf, size_t len)
 {
-    rd_kafka_headers_t *h = NULL;
     const void *v;
     size_t n;
 
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n) || !v ||
-        n >= len)
+    /* rd_kafka_header_get_last() does not modify H; it just is not declared const. */
+    if (!h || rd_kafka_header_get_last((rd_kafka_headers_t *)h, name, &v, &n) || !v || n >= len ||
+        memchr(v, '\0', n)) /* cut at the NUL, two ids could read the same */
         return NULL;
     memcpy(buf, v, n);
     buf[n] = '\0';
     return buf;
+}
+
+const char *kafka_header_str(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
+{
+    rd_kafka_headers_t *h = NULL;
+
+    if (rd_kafka_message_headers(m, &h))
+        return NULL;
+    return kafka_headers_str(h, name, buf, len);
 }

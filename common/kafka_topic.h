@@ -19,7 +19,12 @@
 int kafka_topic_lookup(rd_kafka_t *rk, const char *topic, int timeout_ms, rd_kafka_topic_t **keep);
 
 /* Copies the last header NAME of M into BUF (LEN bytes, NUL-terminated) and
- * returns BUF, or NULL when absent, empty-valued (NULL) or too long. */
+ * returns BUF, or NULL when absent, empty-valued (NULL), too long or holding
+ * a NUL byte. */
 const char *kafka_header_str(const rd_kafka_message_t *m, const char *name, char *buf, size_t len);
+
+/* The same from a header list H (NULL: no headers), e.g. one not attached to
+ * a message; kafka_header_str() is this on M's headers. */
+const char *kafka_headers_str(const rd_kafka_headers_t *h, const char *name, char *buf, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "b64.h"
 #include "jsonw.h"
+#include "kafka_topic.h"
 #include "push_handler.h"
 #include "reply_cmd.h"
 #include "replay_select.h"
@@ -18,19 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *replay_header(const rd_kafka_headers_t *h, const char *name, char *buf, size_t len)
-{
-    const void *v;
-    size_t n;
-
-    if (!h || rd_kafka_header_get_last((rd_kafka_headers_t *)h, name, &v, &n) || !v || n >= len ||
-        memchr(v, '\0', n))
-        return NULL;
-    memcpy(buf, v, n);
-    buf[n] = '\0';
-    return buf;
-}
 
 static const char *str_field(const json_t *obj, const char *key)
 {
@@ -60,9 +48,9 @@ void replay_entry_read(enum replay_kind kind, const struct replay_input *in, str
         e->reason = str_field(root, "reason");
         if (!e->reason)
             e->reason =
-                replay_header(in->hdrs, "wx-dlq-reason", e->reason_buf, sizeof(e->reason_buf));
+                kafka_headers_str(in->hdrs, "wx-dlq-reason", e->reason_buf, sizeof(e->reason_buf));
         if (!e->appid)
-            e->appid = replay_header(in->hdrs, "wx-appid", e->appid_buf, sizeof(e->appid_buf));
+            e->appid = kafka_headers_str(in->hdrs, "wx-appid", e->appid_buf, sizeof(e->appid_buf));
         t = int_field(root, "received_at_ms");
         break;
     case REPLAY_REPLIES_DLQ:
@@ -71,7 +59,7 @@ void replay_entry_read(enum replay_kind kind, const struct replay_input *in, str
         t = int_field(root, "at_ms");
         break;
     case REPLAY_REROUTE:
-        e->appid = replay_header(in->hdrs, "wx-appid", e->appid_buf, sizeof(e->appid_buf));
+        e->appid = kafka_headers_str(in->hdrs, "wx-appid", e->appid_buf, sizeof(e->appid_buf));
         if (!e->appid)
             e->appid = str_field(root, "appid");
         t = int_field(root, "received_at_ms");
@@ -372,7 +360,7 @@ static void plan_reroute(const struct replay_ctx *ctx, const struct replay_input
 {
     struct route_result res = {0};
     char err[256];
-    const char *id = replay_header(in->hdrs, "wx-id", p->id, sizeof(p->id));
+    const char *id = kafka_headers_str(in->hdrs, "wx-id", p->id, sizeof(p->id));
 
     if (!id && (id = str_field(e->root, "id")))
         snprintf(p->id, sizeof(p->id), "%s", id);

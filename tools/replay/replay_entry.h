@@ -126,7 +126,4 @@ void replay_plan_skip(struct replay_plan *p, const char *cause);
 /* Releases what P owns and zeroes it (NULL-safe). */
 void replay_plan_clear(struct replay_plan *p);
 
-/* The value of header NAME (last one) as a string into BUF, or NULL (absent, too long). */
-const char *replay_header(const rd_kafka_headers_t *h, const char *name, char *buf, size_t len);
-
 #endif

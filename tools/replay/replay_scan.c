@@ -64,7 +64,13 @@ static void mark_done(replay_scan *s, int32_t p)
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* The partition count of the topic: 0 when it does not exist, -1 on error. */
+/*
+ * The partition count of the topic: 0 when it does not exist, -1 on error.
+ * Not kafka_topic_lookup(): that returns -1 both for a topic that does not
+ * exist and for brokers that did not answer, where the scan needs them apart
+ * (a missing topic is an empty, complete replay; an error stops it, with the
+ * broker's error text in ERR).
+ */
 static int partition_count(replay_scan *s, char *err, size_t errlen)
 {
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->rk, s->topic, NULL);

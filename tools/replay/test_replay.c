@@ -5,6 +5,7 @@
  * itself (a push encrypted with one key reaching a config with another), so
  * the replay is checked against exactly what the ingress would publish.
  */
+#include "kafka_topic.h"
 #include "push_handler.h"
 #include "replay_entry.h"
 #include "replay_opts.h"
@@ -236,9 +237,11 @@ static void test_tally(void **state)
 
 /* ---- flags ---- */
 
+/* The options point into argv, as they do into main's: BUF outlives the call (until the next). */
 static int parse(struct replay_opts *o, const char *line)
 {
-    char buf[1024], *argv[64];
+    static char buf[1024];
+    char *argv[64];
     int argc = 0;
     FILE *null = fopen("/dev/null", "w");
     int rc;
@@ -374,6 +377,28 @@ static struct replay_input input_of(const char *value)
     return in;
 }
 
+/* kafka_headers_str(), which reads the wx-appid, wx-dlq-reason and wx-id headers of entries. */
+static void test_headers(void **state)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    char buf[7];
+
+    (void)state;
+    assert_null(kafka_headers_str(NULL, "wx-id", buf, sizeof(buf)));
+    rd_kafka_header_add(h, "wx-id", -1, "first", -1);
+    rd_kafka_header_add(h, "wx-id", -1, "last", -1);
+    rd_kafka_header_add(h, "wx-long", -1, "sixsix", -1);
+    rd_kafka_header_add(h, "wx-null", -1, NULL, 0);
+    rd_kafka_header_add(h, "wx-nul", -1, "ab\0cd", 5);
+    assert_string_equal(kafka_headers_str(h, "wx-id", buf, sizeof(buf)), "last");
+    assert_null(kafka_headers_str(h, "wx-absent", buf, sizeof(buf)));
+    assert_null(kafka_headers_str(h, "wx-long", buf, 6)); /* 6 bytes and the NUL do not fit */
+    assert_string_equal(kafka_headers_str(h, "wx-long", buf, 7), "sixsix");
+    assert_null(kafka_headers_str(h, "wx-null", buf, sizeof(buf)));
+    assert_null(kafka_headers_str(h, "wx-nul", buf, sizeof(buf))); /* not "ab" */
+    rd_kafka_headers_destroy(h);
+}
+
 static void test_inbound_plan(void **state)
 {
     struct ingress_config k1, k2, badtoken, noapp;
@@ -421,8 +446,8 @@ static void test_inbound_plan(void **state)
     assert_memory_equal(p.msgs[0].key, OPENID, strlen(OPENID));
     assert_int_equal(p.msgs[0].value_len, direct.msg.value_len);
     assert_memory_equal(p.msgs[0].value, direct.msg.value, direct.msg.value_len);
-    assert_string_equal(replay_header(p.msgs[0].hdrs, "wx-id", buf, sizeof(buf)), p.id);
-    assert_string_equal(replay_header(p.msgs[0].hdrs, "wx-msg-type", buf, sizeof(buf)), "text");
+    assert_string_equal(kafka_headers_str(p.msgs[0].hdrs, "wx-id", buf, sizeof(buf)), p.id);
+    assert_string_equal(kafka_headers_str(p.msgs[0].hdrs, "wx-msg-type", buf, sizeof(buf)), "text");
     assert_int_equal(rd_kafka_header_cnt(p.msgs[0].hdrs), direct.msg.hdr_count);
     replay_plan_clear(&p);
 
@@ -520,8 +545,9 @@ static void test_reply_plan(void **state)
     assert_int_equal(p.nmsgs, 1);
     assert_string_equal(p.msgs[0].topic, "wx.replies");
     assert_memory_equal(p.msgs[0].key, OPENID, strlen(OPENID));
-    assert_string_equal(replay_header(p.msgs[0].hdrs, "wx-replay-of", buf, sizeof(buf)), "r:abc");
-    assert_string_equal(replay_header(p.msgs[0].hdrs, "wx-schema", buf, sizeof(buf)),
+    assert_string_equal(kafka_headers_str(p.msgs[0].hdrs, "wx-replay-of", buf, sizeof(buf)),
+                        "r:abc");
+    assert_string_equal(kafka_headers_str(p.msgs[0].hdrs, "wx-schema", buf, sizeof(buf)),
                         "wxbridge.reply.v1");
     /* A valid command for the replier, with nothing added but the new id. */
     assert_int_equal(reply_cmd_parse(p.msgs[0].value, p.msgs[0].value_len, &c, NULL, 0, NULL, 0),
@@ -633,7 +659,7 @@ static void test_reroute_plan(void **state)
     assert_string_equal(p.msgs[0].topic, "backfill.wx.event.user_enter_tempsession");
     assert_string_equal(p.msgs[1].topic, "backfill.wx.replies");
     assert_memory_equal(p.msgs[1].key, OPENID, strlen(OPENID));
-    assert_string_equal(replay_header(p.msgs[1].hdrs, "wx-schema", buf, sizeof(buf)),
+    assert_string_equal(kafka_headers_str(p.msgs[1].hdrs, "wx-schema", buf, sizeof(buf)),
                         "wxbridge.reply.v1");
     root = json_loadb(p.msgs[1].value, p.msgs[1].value_len, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(root, "in_reply_to")), APPID ":e:2");
@@ -662,7 +688,7 @@ static void test_reroute_plan(void **state)
     reroute(rules, 0, "{\"schema\":\"other\"}", &e, &p);
     assert_int_equal(p.action, REPLAY_PUBLISH);
     assert_string_equal(p.msgs[0].topic, "backfill.wx.unrouted");
-    assert_string_equal(replay_header(p.msgs[0].hdrs, "wx-unrouted-reason", buf, sizeof(buf)),
+    assert_string_equal(kafka_headers_str(p.msgs[0].hdrs, "wx-unrouted-reason", buf, sizeof(buf)),
                         "bad_record");
     replay_plan_clear(&p);
     replay_entry_clear(&e);
@@ -682,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_reply_id),   cmocka_unit_test(test_tally),
         cmocka_unit_test(test_opts),       cmocka_unit_test(test_inbound_plan),
         cmocka_unit_test(test_reply_plan), cmocka_unit_test(test_reroute_plan),
+        cmocka_unit_test(test_headers),
     };
     int rc;
     wxp_global_init();
