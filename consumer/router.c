@@ -52,6 +52,8 @@ struct router {
     int nwarm;
     route_rules *rules;
     dedup *seen;
+    /* Copies of dedup_stats() count and bytes for the gauges (see publish_dedup_stats). */
+    _Atomic uint64_t dedup_ids, dedup_bytes;
     metrics *m;
     char *ready_file;
     int ready_written;
@@ -93,23 +95,37 @@ static mcounter *routed_counter(router *r, const char *topic)
     return c;
 }
 
+/* Runs on the ops thread: kafka_consumer_lag() only makes thread-safe librdkafka calls
+ * (assignment via an op to librdkafka's own thread, position and watermarks under the
+ * partition locks), and the consumer outlives the ops server (router_main.c). */
 static double gauge_lag(void *arg)
 {
     return kafka_consumer_lag(((router *)arg)->consumer);
 }
 
-static double gauge_dedup_ids(void *arg)
+/*
+ * The dedup is not thread-safe and only the router's thread touches it, but
+ * the gauges are rendered on the ops HTTP thread: reading the dedup there
+ * would be a data race. The router's thread publishes its figures into
+ * atomics instead (at start, after each rebuild and once per loop iteration)
+ * and the gauges read only those.
+ */
+static void publish_dedup_stats(router *r)
 {
     struct dedup_stats st;
-    dedup_stats(((router *)arg)->seen, &st);
-    return (double)st.count;
+    dedup_stats(r->seen, &st);
+    atomic_store_explicit(&r->dedup_ids, (uint64_t)st.count, memory_order_relaxed);
+    atomic_store_explicit(&r->dedup_bytes, (uint64_t)st.bytes, memory_order_relaxed);
+}
+
+static double gauge_dedup_ids(void *arg)
+{
+    return (double)atomic_load_explicit(&((router *)arg)->dedup_ids, memory_order_relaxed);
 }
 
 static double gauge_dedup_bytes(void *arg)
 {
-    struct dedup_stats st;
-    dedup_stats(((router *)arg)->seen, &st);
-    return (double)st.bytes;
+    return (double)atomic_load_explicit(&((router *)arg)->dedup_bytes, memory_order_relaxed);
 }
 
 static void register_metrics(router *r)
@@ -369,6 +385,7 @@ static void rebuild_partition(router *r, int32_t p)
         rd_kafka_message_destroy(m);
     }
     rd_kafka_assign(r->history, NULL);
+    publish_dedup_stats(r); /* for the gauges: a rebuild may take a while */
     mcounter_add(r->c_rebuilt, (uint64_t)n);
     snprintf(from, sizeof(from), "%lld", (long long)start);
     snprintf(to, sizeof(to), "%lld", (long long)committed);
@@ -591,6 +608,7 @@ int router_new(const struct router_config *cfg, route_rules *rules, metrics *m,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    publish_dedup_stats(r); /* before the gauges can be rendered */
     register_metrics(r);
     r->producer = make_client(r, RD_KAFKA_PRODUCER, producer_defaults, NULL, err, errlen);
     /* The history reader only assigns; a group id of its own satisfies librdkafka's
@@ -655,6 +673,8 @@ int router_run(router *r, volatile sig_atomic_t *stop, void (*tick)(router *, vo
              util_mono_ms() - r->tail->opened_ms >= r->cfg->commit_interval_ms))
             batch_close(r);
         commit_ready(r, 0);
+        /* The ops thread renders the dedup gauges from these copies, not the dedup itself. */
+        publish_dedup_stats(r);
     }
     if (!r->fatal)
         commit_all(r);
