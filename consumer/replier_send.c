@@ -444,6 +444,7 @@ void send_step(replier *r, struct cmd *c)
             c->attempts++;
             start_request(r, c);
             if (hc_get(r->hc, c->rc.image_url, on_fetched, c) < 0) {
+                slot_answered(r, c); /* (no request: nothing in flight) */
                 retry_or_fail(r, c, REPLIER_E_MEDIA, "cannot start the image fetch");
             }
             return;
@@ -458,6 +459,7 @@ void send_step(replier *r, struct cmd *c)
             start_request(r, c);
             if (hc_post_file(r->hc, url, "media", name, c->media_ctype, c->media_data, c->media_len,
                              on_uploaded, c) < 0) {
+                slot_answered(r, c); /* (no request: nothing in flight) */
                 retry_or_fail(r, c, REPLIER_E_MEDIA, "cannot start the upload");
             }
             return;
@@ -489,6 +491,7 @@ void send_step(replier *r, struct cmd *c)
         rc = hc_post_json(r->hc, url, body, strlen(body), on_sent, c);
         free(body);
         if (rc < 0) {
+            slot_answered(r, c); /* (no request: nothing in flight) */
             retry_or_fail(r, c, REPLIER_E_HTTP, "cannot start the request");
         }
     }
