@@ -1,7 +1,9 @@
 /*
- * replier_int: what replier.c (Kafka side: consuming, outputs, offsets,
- * rebalances) and replier_send.c (each command's way to WeChat) share.
- * Not a public header: nothing outside those two files includes it.
+ * replier_int: what the replier's files share: replier.c (consuming,
+ * rebalances, shutdown, the loop), replier_send.c (each command's way to
+ * WeChat), replier_output.c (intents, results, DLQ, delivery reports),
+ * replier_users.c (per-user order), replier_offsets.c (commits) and
+ * replier_metrics.c. Not a public header: nothing else includes it.
  */
 #ifndef WXB_REPLIER_INT_H
 #define WXB_REPLIER_INT_H
