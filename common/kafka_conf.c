@@ -72,6 +72,35 @@ fail:
     return NULL;
 }
 
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, const json_t *props, const char *const *defaults,
+                             const struct kafka_client_opts *o, char *err, size_t errlen)
+{
+    char kerr[512];
+    rd_kafka_conf_t *c = kafka_conf_new(props, "$.kafka", defaults, err, errlen);
+    rd_kafka_t *rk;
+
+    if (!c)
+        return NULL;
+    if (o && o->group && rd_kafka_conf_set(c, "group.id", o->group, kerr, sizeof(kerr))) {
+        snprintf(err, errlen, "group.id: %s", kerr);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+    }
+    if (o) {
+        rd_kafka_conf_set_opaque(c, o->opaque);
+        if (o->dr_cb)
+            rd_kafka_conf_set_dr_msg_cb(c, o->dr_cb);
+        if (o->rebalance_cb)
+            rd_kafka_conf_set_rebalance_cb(c, o->rebalance_cb);
+    }
+    if (!(rk = rd_kafka_new(type, c, kerr, sizeof(kerr)))) {
+        rd_kafka_conf_destroy(c);
+        snprintf(err, errlen, "kafka %s: %s", type == RD_KAFKA_PRODUCER ? "producer" : "consumer",
+                 kerr);
+    }
+    return rk;
+}
+
 void kafka_conf_check(const json_t *kafka, struct jc_errs *e)
 {
     char err[512];

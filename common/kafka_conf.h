@@ -20,6 +20,23 @@
 rd_kafka_conf_t *kafka_conf_new(const json_t *props, const char *path, const char *const *defaults,
                                 char *err, size_t errlen);
 
+/* What a client needs besides its properties (every field optional). */
+struct kafka_client_opts {
+    const char *group; /* group.id */
+    void *opaque;      /* passed to the callbacks */
+    void (*dr_cb)(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+    void (*rebalance_cb)(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+};
+
+/*
+ * Creates a client of TYPE from PROPS (the "kafka" object, "$.kafka" in
+ * errors) on top of DEFAULTS, with O's group id and callbacks (O may be
+ * NULL). Returns NULL with the reason in ERR.
+ */
+rd_kafka_t *kafka_client_new(rd_kafka_type_t type, const json_t *props, const char *const *defaults,
+                             const struct kafka_client_opts *o, char *err, size_t errlen);
+
 /*
  * Validates a program's "kafka" object (KAFKA may be NULL): it must exist,
  * name bootstrap.servers, and librdkafka must accept every property. Each

@@ -45,8 +45,8 @@ int ops_http_handle(const struct ops_http_conf *conf, struct MHD_Connection *c, 
         body[n] = '\n';
         body[n + 1] = '\0';
         *ret = reply(c, ok ? 200 : 503, body, "application/json", add_close);
-    } else if (strcmp(url, "/metrics") == 0) {
-        char *text = conf->metrics ? metrics_render(conf->metrics) : NULL;
+    } else if (strcmp(url, "/metrics") == 0 && conf->metrics) {
+        char *text = metrics_render(conf->metrics);
         if (!text) {
             *ret = reply(c, 500, "cannot render metrics\n", "text/plain", add_close);
             return 1;

@@ -20,7 +20,7 @@
 typedef int (*ops_ready_fn)(void *arg, char *buf, size_t len);
 
 struct ops_http_conf {
-    metrics *metrics;   /* borrowed */
+    metrics *metrics;   /* borrowed; NULL: no /metrics here */
     ops_ready_fn ready; /* NULL: always ready */
     void *arg;
 };

@@ -205,31 +205,14 @@ static const char *const producer_defaults[] = {
 
 static rd_kafka_t *make_client(replier *r, rd_kafka_type_t type, char *err, size_t errlen)
 {
-    char kerr[512];
-    rd_kafka_conf_t *c = kafka_conf_new(
-        r->cfg->kafka, "$.kafka", type == RD_KAFKA_PRODUCER ? producer_defaults : consumer_defaults,
-        err, errlen);
-    rd_kafka_t *rk;
-
-    if (!c)
-        return NULL;
-    if (type == RD_KAFKA_CONSUMER &&
-        rd_kafka_conf_set(c, "group.id", r->cfg->group_id, kerr, sizeof(kerr))) {
-        snprintf(err, errlen, "group.id: %s", kerr);
-        rd_kafka_conf_destroy(c);
-        return NULL;
+    struct kafka_client_opts o = {.opaque = r};
+    if (type == RD_KAFKA_PRODUCER) {
+        o.dr_cb = replier_dr_cb;
+        return kafka_client_new(type, r->cfg->kafka, producer_defaults, &o, err, errlen);
     }
-    rd_kafka_conf_set_opaque(c, r);
-    if (type == RD_KAFKA_PRODUCER)
-        rd_kafka_conf_set_dr_msg_cb(c, replier_dr_cb);
-    else
-        rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
-    rk = rd_kafka_new(type, c, kerr, sizeof(kerr));
-    if (!rk) {
-        rd_kafka_conf_destroy(c);
-        snprintf(err, errlen, "kafka client: %s", kerr);
-    }
-    return rk;
+    o.group = r->cfg->group_id;
+    o.rebalance_cb = rebalance_cb;
+    return kafka_client_new(type, r->cfg->kafka, consumer_defaults, &o, err, errlen);
 }
 
 /* Looks up the output topics at start: librdkafka holds the first message to a

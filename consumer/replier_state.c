@@ -97,8 +97,7 @@ int replier_state_new(const struct replier_config *cfg, dedup *finished, dedup *
 {
     replier_state *s = calloc(1, sizeof(*s));
     rd_kafka_topic_partition_list_t *assign = NULL;
-    rd_kafka_conf_t *c;
-    char kerr[512], group[300];
+    char group[300];
     int64_t now = util_wall_ms();
 
     *out = NULL;
@@ -119,18 +118,12 @@ int replier_state_new(const struct replier_config *cfg, dedup *finished, dedup *
                                    "Records read back to rebuild state", "topic=\"inbound\"");
     s->c_inflight = metrics_counter(m, "wxbridge_replier_state_records_total",
                                     "Records read back to rebuild state", "topic=\"inflight\"");
-    c = kafka_conf_new(cfg->kafka, "$.kafka", defaults, err, errlen);
-    if (!c)
-        goto fail;
     /* Assign-only reader; a group id of its own keeps librdkafka's consumer happy and
      * never touches the replier's offsets. */
     snprintf(group, sizeof(group), "%s.state", cfg->group_id);
-    if (rd_kafka_conf_set(c, "group.id", group, kerr, sizeof(kerr)) ||
-        !(s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, kerr, sizeof(kerr)))) {
-        rd_kafka_conf_destroy(c);
-        snprintf(err, errlen, "state reader: %s", kerr);
+    if (!(s->rk = kafka_client_new(RD_KAFKA_CONSUMER, cfg->kafka, defaults,
+                                   &(struct kafka_client_opts){.group = group}, err, errlen)))
         goto fail;
-    }
     rd_kafka_poll_set_consumer(s->rk);
     assign = rd_kafka_topic_partition_list_new(64);
     for (int ti = 0; ti < T_COUNT; ti++) {

@@ -557,28 +557,12 @@ static const char *const history_defaults[] = {
 static rd_kafka_t *make_client(router *r, rd_kafka_type_t type, const char *const *defaults,
                                const char *group, char *err, size_t errlen)
 {
-    char kerr[512];
-    rd_kafka_conf_t *c = kafka_conf_new(r->cfg->kafka, "$.kafka", defaults, err, errlen);
-    rd_kafka_t *rk;
-
-    if (!c)
-        return NULL;
-    if (group && rd_kafka_conf_set(c, "group.id", group, kerr, sizeof(kerr))) {
-        snprintf(err, errlen, "group.id: %s", kerr);
-        rd_kafka_conf_destroy(c);
-        return NULL;
-    }
-    rd_kafka_conf_set_opaque(c, r);
+    struct kafka_client_opts o = {.group = group, .opaque = r};
     if (type == RD_KAFKA_PRODUCER)
-        rd_kafka_conf_set_dr_msg_cb(c, dr_cb);
+        o.dr_cb = dr_cb;
     else if (defaults == consumer_defaults)
-        rd_kafka_conf_set_rebalance_cb(c, rebalance_cb);
-    rk = rd_kafka_new(type, c, kerr, sizeof(kerr));
-    if (!rk) {
-        rd_kafka_conf_destroy(c);
-        snprintf(err, errlen, "kafka client: %s", kerr);
-    }
-    return rk;
+        o.rebalance_cb = rebalance_cb;
+    return kafka_client_new(type, r->cfg->kafka, defaults, &o, err, errlen);
 }
 
 int router_new(const struct router_config *cfg, route_rules *rules, metrics *m,

@@ -202,10 +202,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         const char *clen;
         int is_get = strcmp(method, "GET") == 0, is_post = strcmp(method, "POST") == 0;
 
-        /* Probes answer on the push port too (load balancers check it); the metrics
-         * stay off it once they have a listener of their own. */
-        if (is_get && !(s->ops_srv && strcmp(url, "/metrics") == 0) &&
-            ops_http_handle(&s->ops, c, url, atomic_load(&s->stopping), &ret))
+        if (is_get && ops_http_handle(&s->ops, c, url, atomic_load(&s->stopping), &ret))
             return ret;
         if (atomic_load(&s->stopping))
             return reply_text(s, c, 503, "shutting down\n"); /* WeChat retries elsewhere */
@@ -361,16 +358,22 @@ int http_server_start(const struct ingress_config *cfg, publisher *pub, spool *s
     s->ops.metrics = m;
     s->ops.ready = ingress_ready;
     s->ops.arg = s;
+    if (cfg->metrics_listen) {
+        if (ops_http_start(cfg->metrics_listen, &s->ops, &s->ops_srv, s->ops_url,
+                           sizeof(s->ops_url), err, errlen) < 0)
+            goto fail;
+        /* The push port keeps the probes (load balancers check it); the metrics
+         * stay on their own listener (the server took a copy of the conf). */
+        s->ops.metrics = NULL;
+    }
     s->d = listen_on(s, cfg->listen, (int)cfg->threads, &port, err, errlen);
     if (!s->d)
-        goto fail;
-    if (cfg->metrics_listen && ops_http_start(cfg->metrics_listen, &s->ops, &s->ops_srv, s->ops_url,
-                                              sizeof(s->ops_url), err, errlen) < 0)
         goto fail;
     snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", port);
     *out = s;
     return 0;
 fail:
+    ops_http_stop(s->ops_srv);
     if (s->d)
         MHD_stop_daemon(s->d);
     if (s->r_success)

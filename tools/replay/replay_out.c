@@ -80,8 +80,6 @@ int replay_out_new(const json_t *kafka, replay_ack_cb on_ack, void *ack_arg, rep
                    char *err, size_t errlen)
 {
     replay_out *o = calloc(1, sizeof(*o));
-    rd_kafka_conf_t *conf;
-    char kerr[512];
 
     *out = NULL;
     if (!o) {
@@ -90,17 +88,9 @@ int replay_out_new(const json_t *kafka, replay_ack_cb on_ack, void *ack_arg, rep
     }
     o->on_ack = on_ack;
     o->ack_arg = ack_arg;
-    conf = kafka_conf_new(kafka, "$.kafka", producer_defaults, err, errlen);
-    if (!conf) {
-        free(o);
-        return -1;
-    }
-    rd_kafka_conf_set_opaque(conf, o);
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    o->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, kerr, sizeof(kerr));
+    o->rk = kafka_client_new(RD_KAFKA_PRODUCER, kafka, producer_defaults,
+                             &(struct kafka_client_opts){.opaque = o, .dr_cb = dr_cb}, err, errlen);
     if (!o->rk) {
-        snprintf(err, errlen, "kafka producer: %s", kerr);
-        rd_kafka_conf_destroy(conf);
         free(o);
         return -1;
     }

@@ -133,10 +133,8 @@ static int find_starts(replay_scan *s, int64_t from_ms, const int64_t *lo, char 
 int replay_scan_open(const struct replay_scan_opts *o, replay_scan **out, char *err, size_t errlen)
 {
     replay_scan *s = calloc(1, sizeof(*s));
-    rd_kafka_conf_t *conf = NULL;
     rd_kafka_topic_partition_list_t *assign = NULL;
     int64_t *lo = NULL;
-    char kerr[512];
     int rc = -1;
 
     *out = NULL;
@@ -146,15 +144,9 @@ int replay_scan_open(const struct replay_scan_opts *o, replay_scan **out, char *
     }
     s->idle_timeout_ms = o->idle_timeout_ms;
     s->stop = o->stop;
-    conf = kafka_conf_new(o->kafka, "$.kafka", consumer_defaults, err, errlen);
-    if (!conf)
+    if (!(s->rk =
+              kafka_client_new(RD_KAFKA_CONSUMER, o->kafka, consumer_defaults, NULL, err, errlen)))
         goto out;
-    s->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, kerr, sizeof(kerr));
-    if (!s->rk) {
-        snprintf(err, errlen, "kafka consumer: %s", kerr);
-        rd_kafka_conf_destroy(conf);
-        goto out;
-    }
     rd_kafka_poll_set_consumer(s->rk);
     s->nparts = partition_count(s, err, errlen);
     if (s->nparts < 0)
