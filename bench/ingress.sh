@@ -11,16 +11,9 @@ BIN=${1:-build/bin}
 SECS=${BENCH_SECONDS:-10}
 CONNS=${BENCH_CONNS:-64 256}
 USERS=${BENCH_USERS:-1000}
-W=$(mktemp -d /tmp/wxb-bench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$W"
-}
-trap cleanup EXIT
-
-wait_file() { for _ in $(seq 1 300); do [ -s "$1" ] && return 0; sleep 0.05; done; exit 1; }
+BENCH_NAME=bench
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 "$BIN/wxbridge-devbroker" --ready-file "$W/broker" --admin-ready-file "$W/admin" \
     --topic wx.inbound:12 2>"$W/devbroker.log" &

@@ -14,15 +14,9 @@ N=${BENCH_PUSHES:-5000}
 LAT=${BENCH_API_LATENCY_MS:-20}
 THREADS=${BENCH_THREADS:-8}
 HERE=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d /tmp/wxb-e2e.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-wait_file() { for _ in $(seq 1 1200); do [ -s "$1" ] && return 0; sleep 0.05; done; exit 1; }
+BENCH_NAME=e2e
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 APPID=wxbenchpipe000001
 # librdkafka's mock cluster answers a long-polling fetch only when its wait is
 # over, even if records arrived meanwhile (real Kafka answers at once): keep the

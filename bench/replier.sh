@@ -13,15 +13,9 @@ N=${BENCH_COMMANDS:-20000}
 LAT=${BENCH_LATENCY_MS:-50}
 FLIGHTS=${BENCH_IN_FLIGHT:-"64 256"}
 USERS=${BENCH_USERS:-5000}
-W=$(mktemp -d /tmp/wxb-pbench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-wait_file() { for _ in $(seq 1 1200); do [ -s "$1" ] && return 0; sleep 0.05; done; exit 1; }
+BENCH_NAME=pbench
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 APPID=wxbench0000000001
 echo "| in flight | latency ms | commands | ceiling sends/s | replier sends/s | ratio | send p50 ms | send p99 ms |"

@@ -8,15 +8,9 @@
 set -euo pipefail
 BIN=${1:-build/bin}
 N=${BENCH_RECORDS:-200000}
-W=$(mktemp -d /tmp/wxb-rbench.XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    [ -n "${BENCH_KEEP:-}" ] || rm -rf "$W"
-}
-trap cleanup EXIT
-wait_file() { for _ in $(seq 1 1200); do [ -s "$1" ] && return 0; sleep 0.05; done; exit 1; }
+BENCH_NAME=rbench
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 now() { date +%s.%N; }
 metric() { curl -s "$1/metrics" | awk -v m="$2" '$1 == m {print $2}' || true; }
 
