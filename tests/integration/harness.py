@@ -28,6 +28,17 @@ PLAIN_APPID = "wxplain0000000001"
 PLAIN_TOKEN = "plaintok"
 
 
+def wait_for(pred, timeout=60, what="condition"):
+    """Polls PRED until it returns something true (returned), or fails after TIMEOUT s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def wait_file(path, proc, timeout=15.0):
     """Waits for a ready file; fails early if the process died."""
     deadline = time.monotonic() + timeout

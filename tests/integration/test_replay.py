@@ -38,16 +38,6 @@ def replay(*args, timeout=120):
     return r.returncode, lines[:-1] if summary else lines, summary, events
 
 
-def wait_for(pred, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def payload(m):
     return json.loads(m["payload"])
 

@@ -8,7 +8,7 @@ import unittest
 import urllib.parse
 
 from harness import (AES_KEY, APPID, BIN, PLAIN_APPID, PLAIN_TOKEN, TOKEN, IntegrationCase,
-                     kcat_read, plain_query, sim_push, text_xml)
+                     kcat_read, plain_query, sim_push, text_xml, wait_for)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLE_RULES = os.path.join(ROOT, "deploy", "router.rules.example.json")
@@ -18,16 +18,6 @@ def push_text(ing, openid, msg_id, ts=None):
     q = urllib.parse.urlencode(plain_query(PLAIN_TOKEN))
     st, body, _ = ing.request("POST", f"/wx/{PLAIN_APPID}?{q}", text_xml(openid, msg_id, ts=ts))
     assert (st, body) == (200, "success"), (st, body)
-
-
-def wait_for(pred, timeout=60, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ids(msgs):
